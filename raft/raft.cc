@@ -245,8 +245,9 @@ std::error_code Raft::campaign(CampaignType type) {
 
 bool Raft::has_unapplied_conf_changes() const {
   if (raft_log_.applied() >= raft_log_.committed()) return false;
-  // Scan committed but unapplied entries in pages, so a long backlog is not read at once.
-  uint64_t lo = raft_log_.applied() + 1;
+  // Scan committed but unapplied entries in pages, so a long backlog is not read at once. A
+  // snapshot not yet reported applied covers everything up to it (its ConfState is current).
+  uint64_t lo = std::max(raft_log_.applied() + 1, raft_log_.first_index());
   const uint64_t hi = raft_log_.committed() + 1;
   constexpr uint64_t kPage = 1 << 20;
   while (lo < hi) {

@@ -193,7 +193,11 @@ void RawNode::advance(const Ready& rd) {
   if (applied > raft_.log().applied()) advance_apply_to(applied);
 }
 
-void RawNode::advance_apply() { advance_apply_to(raft_.log().applying()); }
+void RawNode::advance_apply() {
+  // Everything handed out: committed entries, and a snapshot (which starts the log after it).
+  const RaftLog& log = raft_.log();
+  advance_apply_to(std::max(log.applying(), log.first_index() - 1));
+}
 
 void RawNode::advance_apply_to(uint64_t index) { raft_.applied_to(index); }
 
