@@ -223,6 +223,8 @@ void Raft::tick_heartbeat() {
       logger_.info(str("leader transfer to ", lead_transferee_, " timed out; aborting it"));
       abort_leader_transfer();
     }
+    // A removed leader tries again (perhaps with another voter).
+    if (state_ == StateRole::kLeader && removed_from_voters()) hand_off_leadership();
   }
   if (state_ != StateRole::kLeader) return;
   if (heartbeat_elapsed_ >= config_.heartbeat_tick) {
@@ -492,8 +494,9 @@ void Raft::on_persist_entries(uint64_t index, uint64_t term) {
   const uint64_t after = raft_log_.persisted_index();
   if (state_ != StateRole::kLeader || after <= before) return;
   // The leader's durable prefix is part of its log, so it now counts towards a quorum.
-  Progress& self = trk_.progress.at(id_);
-  if (self.maybe_update(after) && maybe_commit()) {
+  auto self = trk_.progress.find(id_);
+  if (self == trk_.progress.end()) return;  // removed; it does not count any more
+  if (self->second.maybe_update(after) && maybe_commit()) {
     release_pending_read_index_messages();
     bcast_append();
   }
@@ -564,6 +567,11 @@ std::error_code Raft::validate(const Message& m) const {
 std::error_code Raft::step(const Message& m) {
   if (auto ec = validate(m)) return ec;
 
+  if ((m.msg_type() == eraftpb::MsgRequestVoteResponse ||
+       m.msg_type() == eraftpb::MsgRequestPreVoteResponse) &&
+      m.reject()) {
+    learn_commit(m);
+  }
   bool handled = false;
   if (auto ec = step_term(m, &handled); ec || handled) return ec;
 
@@ -608,6 +616,13 @@ std::error_code Raft::step_term(const Message& m, bool* handled) {
       logger_.info(str("received ", describe(m), " at higher term"));
       if (t == eraftpb::MsgAppend || t == eraftpb::MsgHeartbeat || t == eraftpb::MsgSnapshot) {
         become_follower(m.term(), m.from());
+      } else if (t == eraftpb::MsgRequestVote) {
+        // Only hearing from a leader or granting a vote restarts the election timer (§5.2).
+        // A candidate with a stale log that keeps raising the term must not keep the nodes
+        // that could win from ever timing out.
+        const int elapsed = election_elapsed_;
+        become_follower(m.term(), kNone);
+        election_elapsed_ = elapsed;
       } else {
         become_follower(m.term(), kNone);
       }
@@ -633,6 +648,8 @@ std::error_code Raft::step_term(const Message& m, bool* handled) {
       resp.set_to(m.from());
       resp.set_term(term_);
       resp.set_reject(true);
+      resp.set_index(raft_log_.committed());
+      resp.set_log_term(raft_log_.zero_term_on_err_compacted(raft_log_.committed()));
       send(std::move(resp));
     } else {
       logger_.debug(str("ignored ", describe(m), ": lower term"));
@@ -669,8 +686,23 @@ void Raft::handle_vote_request(const Message& m) {
                      "/", raft_log_.last_index(), ", vote ", vote_, "]"));
     resp.set_term(term_);
     resp.set_reject(true);
+    // Tell the candidate what we know is committed: it may not know yet (configurations take
+    // effect when applied), and a committed change may be what it needs to win without us.
+    resp.set_index(raft_log_.committed());
+    resp.set_log_term(raft_log_.zero_term_on_err_compacted(raft_log_.committed()));
     send(std::move(resp));
   }
+}
+
+void Raft::learn_commit(const Message& m) {
+  // Any node may learn a commit index from any other: "entry (index, log_term) is committed" is
+  // a fact, and by Log Matching a log holding that entry holds the same prefix. This lets a
+  // voter that missed the commit of a configuration change (which removed the node whose vote
+  // it now cannot get) apply the change and win under the new configuration.
+  if (m.index() <= raft_log_.committed() || m.log_term() == 0) return;
+  if (!raft_log_.match_term(m.index(), m.log_term())) return;
+  logger_.info(str("learned commit ", m.index(), " from ", m.from()));
+  raft_log_.commit_to(m.index());
 }
 
 // --- Leader -------------------------------------------------------------------------------
@@ -738,8 +770,8 @@ std::error_code Raft::step_leader(const Message& m) {
 }
 
 std::error_code Raft::step_leader_propose(const Message& m) {
-  if (!trk_.progress.contains(id_)) {
-    // Removed from the configuration while still leading: it must not add to the log.
+  if (removed_from_voters()) {
+    // Removed or demoted while still leading: it only hands leadership over now.
     return Error::kProposalDropped;
   }
   if (lead_transferee_ != kNone) {
@@ -801,15 +833,17 @@ void Raft::send_read_index_response(const Message& req, uint64_t index) {
 }
 
 void Raft::step_leader_read_index(const Message& m) {
-  // A single voter is its own quorum: the commit index is already confirmed.
-  if (trk_.is_singleton()) {
-    send_read_index_response(m, raft_log_.committed());
-    return;
-  }
   // Until it commits an entry of its own term, a new leader does not know the commit index
-  // (thesis §6.4 step 1): hold the read until then.
+  // (thesis §6.4 step 1): hold the read until then. This holds for a single voter too: its own
+  // commit waits for its write to be durable, so it may not know yet what earlier terms committed.
   if (!committed_entry_in_current_term()) {
     pending_read_index_messages_.push_back(m);
+    return;
+  }
+  // A leader that is the only voter is its own quorum: no heartbeat round is needed. (A
+  // removed leader in a one-voter configuration is not that voter.)
+  if (trk_.is_singleton() && trk_.config.voters.contains(id_)) {
+    send_read_index_response(m, raft_log_.committed());
     return;
   }
   switch (config_.read_only_option) {
@@ -1244,16 +1278,11 @@ ConfState Raft::switch_to_config(TrackerConfig config, ProgressMap progress) {
   trk_.progress = std::move(progress);
   logger_.info(str("switched to configuration ", trk_.config.describe()));
   ConfState cs = trk_.conf_state();
-
-  auto self = trk_.progress.find(id_);
-  if (self == trk_.progress.end() || self->second.is_learner) {
-    // Removed or demoted: a leader stops leading (the others elect a new one); nothing else
-    // below applies to a node outside the voters.
-    if (state_ == StateRole::kLeader) {
-      logger_.info("stepping down: removed from the voters");
-      become_follower(term_, kNone);
-    }
-    return cs;
+  if ((state_ == StateRole::kCandidate || state_ == StateRole::kPreCandidate) &&
+      removed_from_voters()) {
+    // Removed or demoted mid-election: it may not win (and lead a configuration without it).
+    logger_.info("removed from the voters while campaigning; back to follower");
+    become_follower(term_, kNone);
   }
   if (state_ != StateRole::kLeader || cs.voters_size() == 0) return cs;
 
@@ -1270,7 +1299,38 @@ ConfState Raft::switch_to_config(TrackerConfig config, ProgressMap progress) {
   if (lead_transferee_ != kNone && !trk_.config.voters.contains(lead_transferee_)) {
     abort_leader_transfer();
   }
+  if (removed_from_voters()) hand_off_leadership();
   return cs;
+}
+
+bool Raft::removed_from_voters() const { return !trk_.config.voters.contains(id_); }
+
+// A leader that was removed or demoted keeps leading, without taking proposals, until it has
+// handed leadership to a voter. Stepping down at once could leave the cluster without a
+// leader: the remaining voters may not yet know the change is committed, so they still need
+// this node's vote, which it refuses to any of them whose log is shorter than its own. A
+// transfer first brings the transferee's log up to date, so the vote is granted.
+void Raft::hand_off_leadership() {
+  if (lead_transferee_ != kNone) return;
+  uint64_t best = kNone;
+  uint64_t best_match = 0;
+  for (uint64_t id : trk_.config.voters.ids()) {
+    if (id == id_) continue;
+    const uint64_t match = trk_.progress.at(id).match;
+    if (best == kNone || match > best_match) {
+      best = id;
+      best_match = match;
+    }
+  }
+  if (best == kNone) return;
+  logger_.info(str("removed from the voters; handing leadership to ", best));
+  election_elapsed_ = 0;
+  lead_transferee_ = best;
+  if (best_match == raft_log_.last_index()) {
+    send_timeout_now(best);
+  } else {
+    send_append(best);
+  }
 }
 
 }  // namespace raft

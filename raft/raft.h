@@ -133,6 +133,7 @@ class Raft {
   void step_leader_heartbeat_response(const Message& m, Progress& pr);
   void step_leader_transfer(const Message& m, Progress& pr);
   void handle_vote_request(const Message& m);
+  void learn_commit(const Message& m);
   void handle_append_entries(const Message& m);
   void handle_heartbeat(const Message& m);
   void handle_snapshot(const Message& m);
@@ -169,6 +170,8 @@ class Raft {
   bool increase_uncommitted_size(const EntryVec& entries);
   void abort_leader_transfer() { lead_transferee_ = kNone; }
   ConfState switch_to_config(TrackerConfig config, ProgressMap progress);
+  bool removed_from_voters() const;
+  void hand_off_leadership();
   void load_state(const HardState& hs);
 
   Config config_;
