@@ -367,8 +367,9 @@ bool Raft::maybe_send_append(uint64_t to, bool send_if_empty) {
   auto prev_term = raft_log_.term(prev_index);
   auto ents = raft_log_.entries(pr.next, config_.max_size_per_msg);
   if (!prev_term || !ents) {
-    // The entries this follower needs are compacted: send a snapshot instead.
-    return send_snapshot(to, pr);
+    // The entries this follower needs are compacted: send a snapshot instead. Any snapshot
+    // from next on lets it continue with the log that follows.
+    return send_snapshot(to, pr, pr.next);
   }
   if (ents->empty() && !send_if_empty) return false;
 
@@ -387,12 +388,12 @@ bool Raft::maybe_send_append(uint64_t to, bool send_if_empty) {
   return true;
 }
 
-bool Raft::send_snapshot(uint64_t to, Progress& pr) {
+bool Raft::send_snapshot(uint64_t to, Progress& pr, uint64_t request_index) {
   if (!pr.recent_active) {
     logger_.debug(str("ignore sending snapshot to ", to, " since it is not recently active"));
     return false;
   }
-  auto snap = raft_log_.snapshot(pr.next);
+  auto snap = raft_log_.snapshot(request_index);
   if (!snap) {
     if (snap.error() == Error::kSnapshotTemporarilyUnavailable) {
       logger_.debug(str("failed to send snapshot to ", to, ": temporarily unavailable"));
@@ -431,6 +432,13 @@ void Raft::send_timeout_now(uint64_t to) {
   m.set_msg_type(eraftpb::MsgTimeoutNow);
   m.set_to(to);
   send(std::move(m));
+  if (state_ == StateRole::kLeader && removed_from_voters()) {
+    // A removed leader's hand-off is complete: the transferee has its whole log (so it gets
+    // this node's vote should the MsgTimeoutNow be lost). Stop leading, so nobody is told this
+    // node leads any more.
+    logger_.info(str("handed leadership to ", to, "; stepping down"));
+    become_follower(term_, kNone);
+  }
 }
 
 void Raft::bcast_append() {
@@ -543,6 +551,29 @@ std::error_code Raft::validate(const Message& m) const {
                         t == eraftpb::MsgHup || t == eraftpb::MsgBeat ||
                         t == eraftpb::MsgCheckQuorum;
   if (m.from() == kNone && !local_ok) return reject("sender id 0");
+  // Only this node's own requests come from itself; a peer's message naming us as sender is
+  // forged or looped back.
+  if (m.from() == id_ && !local_ok && t != eraftpb::MsgTransferLeader) {
+    return reject("sender is this node");
+  }
+  // Term 0 marks messages not bound to a term: local ones, and requests forwarded to the
+  // leader. Anything else with term 0 would bypass the term rules of §5.1.
+  const bool termless_ok = local_ok || t == eraftpb::MsgTransferLeader ||
+                           t == eraftpb::MsgUnreachable || t == eraftpb::MsgSnapStatus;
+  if (m.term() == 0 && !termless_ok) return reject("term 0");
+  // Terms and indexes grow by one at a time; values this large are corrupt, and accepting them
+  // would let term + 1 or index + 1 wrap around.
+  constexpr uint64_t kImplausible = uint64_t{1} << 62;
+  if (m.term() >= kImplausible || m.index() >= kImplausible || m.commit() >= kImplausible ||
+      m.log_term() >= kImplausible) {
+    return reject("implausibly large term or index");
+  }
+  if (t == eraftpb::MsgSnapshot) {
+    const SnapshotMetadata& meta = m.snapshot().metadata();
+    if (meta.index() >= kImplausible) return reject("implausibly large snapshot index");
+    if (meta.term() > m.term()) return reject("snapshot term above message term");
+    if (meta.index() != 0 && meta.term() == 0) return reject("snapshot without a term");
+  }
   if (t == eraftpb::MsgPropose && m.entries_size() == 0) return reject("empty proposal");
   if (t == eraftpb::MsgReadIndex && m.entries_size() != 1) {
     return reject("read request without exactly one context entry");
@@ -631,11 +662,11 @@ std::error_code Raft::step_term(const Message& m, bool* handled) {
   }
   if (m.term() < term_) {
     *handled = true;
-    if ((config_.check_quorum || config_.pre_vote) &&
-        (t == eraftpb::MsgHeartbeat || t == eraftpb::MsgAppend)) {
-      // A leader that was partitioned away and missed our term change: tell it our term, so
-      // it steps down. Without this, with CheckQuorum or PreVote a node at a higher term could
-      // never get elected while the stale leader keeps its followers' lease alive.
+    if (t == eraftpb::MsgHeartbeat || t == eraftpb::MsgAppend) {
+      // A stale leader (§5.1: a request with a stale term is rejected with our term): tell it
+      // our term, so it steps down. Otherwise a node that raised its term while cut off may
+      // never rejoin: with CheckQuorum or PreVote its vote requests do not move anyone's term,
+      // and when its configuration is out of date they do not even reach the stale leader.
       Message resp;
       resp.set_msg_type(eraftpb::MsgAppendResponse);
       resp.set_to(m.from());
@@ -873,7 +904,7 @@ void Raft::step_leader_append_response(const Message& m, Progress& pr) {
       // The follower asked for a snapshot (request_snapshot) rather than entries.
       if (pr.state != ProgressState::kSnapshot) {
         pr.become_probe();
-        send_snapshot(m.from(), pr);
+        send_snapshot(m.from(), pr, m.request_snapshot());
       }
       return;
     }
@@ -1209,7 +1240,9 @@ void Raft::handle_snapshot(const Message& m) {
 
 bool Raft::restore(const Snapshot& s) {
   const SnapshotMetadata& meta = s.metadata();
-  if (meta.index() <= raft_log_.committed()) return false;
+  // A snapshot at the commit index is still wanted when this node asked for one
+  // (request_snapshot); otherwise it brings nothing new (the fast-forward below declines it).
+  if (meta.index() < raft_log_.committed()) return false;
   if (state_ != StateRole::kFollower) {
     // Only a follower of this term's leader receives snapshots; anything else is a bug or a
     // confused peer. Step down into a new term rather than install it.

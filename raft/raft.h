@@ -153,7 +153,7 @@ class Raft {
   void send(Message m);
   bool maybe_send_append(uint64_t to, bool send_if_empty);
   void send_append(uint64_t to) { maybe_send_append(to, true); }
-  bool send_snapshot(uint64_t to, Progress& pr);
+  bool send_snapshot(uint64_t to, Progress& pr, uint64_t request_index);
   void send_heartbeat(uint64_t to, const std::string& ctx);
   void send_timeout_now(uint64_t to);
   void send_request_snapshot();
