@@ -127,6 +127,7 @@ void Raft::reset(uint64_t term) {
   });
   pending_conf_index_ = 0;
   uncommitted_size_ = 0;
+  campaign_when_applied_ = false;
   read_only_ = ReadOnly();
   pending_read_index_messages_.clear();
 }
@@ -319,6 +320,8 @@ void Raft::start_campaign(CampaignType t) {
     m.set_term(term);
     m.set_index(raft_log_.last_index());
     m.set_log_term(raft_log_.last_term());
+    // A voter that missed a commit learns it here (see learn_commit).
+    attach_commit(m);
     if (t == CampaignType::kTransfer) m.set_context(std::string(kCampaignTransfer));
     send(std::move(m));
   }
@@ -516,6 +519,11 @@ void Raft::on_persist_snapshot(uint64_t index) {
 
 void Raft::applied_to(uint64_t index) {
   raft_log_.applied_to(index);
+  if (campaign_when_applied_ && state_ == StateRole::kFollower && !has_unapplied_conf_changes()) {
+    campaign_when_applied_ = false;
+    logger_.info("configuration changes applied; starting the election a transfer asked for");
+    hup(CampaignType::kTransfer);
+  }
   // Leave a joint configuration that asked to be left automatically, once the entry that
   // entered it (pending_conf_index) is applied.
   if (trk_.config.auto_leave && index >= pending_conf_index_ && state_ == StateRole::kLeader) {
@@ -565,7 +573,7 @@ std::error_code Raft::validate(const Message& m) const {
   // would let term + 1 or index + 1 wrap around.
   constexpr uint64_t kImplausible = uint64_t{1} << 62;
   if (m.term() >= kImplausible || m.index() >= kImplausible || m.commit() >= kImplausible ||
-      m.log_term() >= kImplausible) {
+      m.log_term() >= kImplausible || m.commit_term() >= kImplausible) {
     return reject("implausibly large term or index");
   }
   if (t == eraftpb::MsgSnapshot) {
@@ -598,10 +606,15 @@ std::error_code Raft::validate(const Message& m) const {
 std::error_code Raft::step(const Message& m) {
   if (auto ec = validate(m)) return ec;
 
-  if ((m.msg_type() == eraftpb::MsgRequestVoteResponse ||
-       m.msg_type() == eraftpb::MsgRequestPreVoteResponse) &&
-      m.reject()) {
-    learn_commit(m);
+  switch (m.msg_type()) {
+    case eraftpb::MsgRequestVote:
+    case eraftpb::MsgRequestPreVote:
+    case eraftpb::MsgRequestVoteResponse:
+    case eraftpb::MsgRequestPreVoteResponse:
+      learn_commit(m);
+      break;
+    default:
+      break;
   }
   bool handled = false;
   if (auto ec = step_term(m, &handled); ec || handled) return ec;
@@ -679,8 +692,7 @@ std::error_code Raft::step_term(const Message& m, bool* handled) {
       resp.set_to(m.from());
       resp.set_term(term_);
       resp.set_reject(true);
-      resp.set_index(raft_log_.committed());
-      resp.set_log_term(raft_log_.zero_term_on_err_compacted(raft_log_.committed()));
+      attach_commit(resp);
       send(std::move(resp));
     } else {
       logger_.debug(str("ignored ", describe(m), ": lower term"));
@@ -719,21 +731,26 @@ void Raft::handle_vote_request(const Message& m) {
     resp.set_reject(true);
     // Tell the candidate what we know is committed: it may not know yet (configurations take
     // effect when applied), and a committed change may be what it needs to win without us.
-    resp.set_index(raft_log_.committed());
-    resp.set_log_term(raft_log_.zero_term_on_err_compacted(raft_log_.committed()));
+    attach_commit(resp);
     send(std::move(resp));
   }
 }
 
+void Raft::attach_commit(Message& m) const {
+  m.set_commit(raft_log_.committed());
+  m.set_commit_term(raft_log_.zero_term_on_err_compacted(raft_log_.committed()));
+}
+
 void Raft::learn_commit(const Message& m) {
-  // Any node may learn a commit index from any other: "entry (index, log_term) is committed" is
-  // a fact, and by Log Matching a log holding that entry holds the same prefix. This lets a
-  // voter that missed the commit of a configuration change (which removed the node whose vote
-  // it now cannot get) apply the change and win under the new configuration.
-  if (m.index() <= raft_log_.committed() || m.log_term() == 0) return;
-  if (!raft_log_.match_term(m.index(), m.log_term())) return;
-  logger_.info(str("learned commit ", m.index(), " from ", m.from()));
-  raft_log_.commit_to(m.index());
+  // Any node may learn a commit index from any other: "entry (commit, commit_term) is
+  // committed" is a fact, and by Log Matching a log holding that entry holds the same prefix.
+  // Configurations take effect when applied, so a node that missed the commit of a change may
+  // need a vote it cannot get (from a node the change removed), or may not know it became a
+  // voter; learning the commit lets it apply the change and elect under the new one.
+  if (m.commit() <= raft_log_.committed() || m.commit_term() == 0) return;
+  if (!raft_log_.match_term(m.commit(), m.commit_term())) return;
+  logger_.info(str("learned commit ", m.commit(), " from ", m.from()));
+  raft_log_.commit_to(m.commit());
 }
 
 // --- Leader -------------------------------------------------------------------------------
@@ -1111,6 +1128,15 @@ std::error_code Raft::step_follower(const Message& m) {
     }
     case eraftpb::MsgTimeoutNow:
       // The leader handed us leadership: campaign at once, even inside its lease.
+      if (promotable() && has_unapplied_conf_changes()) {
+        // The append that told us a configuration change committed (often the leader's own
+        // removal) arrived just before; campaign as soon as it is applied rather than lose
+        // the hand-off and wait for an election timeout.
+        logger_.info(str("received MsgTimeoutNow from ", m.from(),
+                         "; will campaign once committed configuration changes are applied"));
+        campaign_when_applied_ = true;
+        return {};
+      }
       logger_.info(str("received MsgTimeoutNow from ", m.from(),
                        " and starts an election to get leadership"));
       hup(CampaignType::kTransfer);

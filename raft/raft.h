@@ -134,6 +134,7 @@ class Raft {
   void step_leader_transfer(const Message& m, Progress& pr);
   void handle_vote_request(const Message& m);
   void learn_commit(const Message& m);
+  void attach_commit(Message& m) const;
   void handle_append_entries(const Message& m);
   void handle_heartbeat(const Message& m);
   void handle_snapshot(const Message& m);
@@ -197,6 +198,9 @@ class Raft {
   uint64_t uncommitted_size_ = 0;
   // A snapshot asked of the leader (request_snapshot), 0 if none.
   uint64_t pending_request_snapshot_ = 0;
+  // MsgTimeoutNow arrived while a committed configuration change was unapplied: campaign once
+  // it is applied (cleared when the term changes).
+  bool campaign_when_applied_ = false;
 
   // Leader: ticks since it last checked quorum; others: since they last heard from a leader or
   // granted a vote.

@@ -212,8 +212,8 @@ uint64_t Demo::elect(const std::vector<uint64_t>& among, uint64_t above_term) {
       }
     }
   }
-  throw DemoError(str("no leader among nodes ", list(among), " after ", 50 * kElectionTick,
-                      " ticks"));
+  throw DemoError(
+      str("no leader among nodes ", list(among), " after ", 50 * kElectionTick, " ticks"));
 }
 
 uint64_t Demo::write(uint64_t leader, uint64_t via, const std::string& value) {
@@ -266,13 +266,14 @@ std::string Demo::entry_at(uint64_t id, uint64_t index) const {
 }
 
 void Demo::run() {
-  std::cout << "raft_demo (seed " << seed_ << "): five nodes of the consensus core on a simulated "
-            << "network.\n"
-            << "Every node has a randomized election timeout of " << kElectionTick << "-"
-            << 2 * kElectionTick - 1 << " ticks and a leader heartbeats every tick.\n"
-            << "PreVote is on; CheckQuorum is off, so a leader that is cut off keeps believing it\n"
-            << "leads until it hears of a newer term. Time moves one tick of every node at a time;\n"
-            << "between ticks every message is delivered (unless a partition drops it).\n";
+  std::cout
+      << "raft_demo (seed " << seed_ << "): five nodes of the consensus core on a simulated "
+      << "network.\n"
+      << "Every node has a randomized election timeout of " << kElectionTick << "-"
+      << 2 * kElectionTick - 1 << " ticks and a leader heartbeats every tick.\n"
+      << "PreVote is on; CheckQuorum is off, so a leader that is cut off keeps believing it\n"
+      << "leads until it hears of a newer term. Time moves one tick of every node at a time;\n"
+      << "between ticks every message is delivered (unless a partition drops it).\n";
 
   // 1. Election -------------------------------------------------------------------------------
   heading("Electing a leader");
@@ -280,13 +281,18 @@ void Demo::run() {
       "election timeout to pass without hearing from a leader.");
   uint64_t leader = elect(kAll, 0);
   uint64_t term = raft(leader).term();
-  say(str("After ", ticks(ticks_), " node ", leader, "'s timer ran out first. It asked the others "
-          "whether it could win (PreVote), then campaigned for term ", term, " and got the votes "
-          "of nodes ", list(voters_for(leader)), ": node ", leader, " is the leader of term ",
-          term, "."));
+  say(str("After ", ticks(ticks_), " node ", leader,
+          "'s timer ran out first. It asked the others "
+          "whether it could win (PreVote), then campaigned for term ",
+          term,
+          " and got the votes "
+          "of nodes ",
+          list(voters_for(leader)), ": node ", leader, " is the leader of term ", term, "."));
   say(str("As every new leader does, it appended an empty entry of its own term (index ",
-          raft(leader).log().last_index(), "). A majority stored it, so it is committed: commit "
-          "index ", raft(leader).log().committed(), " on the leader."));
+          raft(leader).log().last_index(),
+          "). A majority stored it, so it is committed: commit "
+          "index ",
+          raft(leader).log().committed(), " on the leader."));
 
   // 2. Writes ---------------------------------------------------------------------------------
   heading("Committing writes");
@@ -295,12 +301,13 @@ void Demo::run() {
     const bool forwarded = std::string_view(value) == "y=2";
     const uint64_t via = forwarded ? follower : leader;
     const uint64_t index = write(leader, via, value);
-    say(str("A client writes ", value, forwarded ? str(" to follower ", via,
-                                                       ", which forwards it to the leader")
-                                                 : str(" to leader ", leader),
-            ". The leader appends it at index ", index, " (term ", term, ") and replicates it; "
-            "stored by a majority, it is committed, and nodes ", list(applied_by(index)),
-            " apply it."));
+    say(str("A client writes ", value,
+            forwarded ? str(" to follower ", via, ", which forwards it to the leader")
+                      : str(" to leader ", leader),
+            ". The leader appends it at index ", index, " (term ", term,
+            ") and replicates it; "
+            "stored by a majority, it is committed, and nodes ",
+            list(applied_by(index)), " apply it."));
   }
 
   // 3. Partition ------------------------------------------------------------------------------
@@ -322,21 +329,28 @@ void Demo::run() {
   for (const char* value : {"s=1", "s=2"}) {
     stale_indexes.push_back(write(old_leader, old_leader, value));
   }
-  say(str("A client writes s=1 and s=2 to node ", old_leader, ", which still believes it leads. "
-          "It appends them at indexes ", stale_indexes.front(), "-", stale_indexes.back(),
-          " and node ", follower, " stores them too; but 2 copies out of 5 are not a majority, "
-          "so its commit index stays at ", raft(old_leader).log().committed(), "."));
+  say(str("A client writes s=1 and s=2 to node ", old_leader,
+          ", which still believes it leads. "
+          "It appends them at indexes ",
+          stale_indexes.front(), "-", stale_indexes.back(), " and node ", follower,
+          " stores them too; but 2 copies out of 5 are not a majority, "
+          "so its commit index stays at ",
+          raft(old_leader).log().committed(), "."));
   const uint64_t ticks_at_split = ticks_;
   leader = elect(majority, old_term);
   term = raft(leader).term();
   say(str("Nodes ", list(majority), " no longer hear heartbeats. ", ticks(ticks_ - ticks_at_split),
-          " later node ", leader, "'s timer runs out; it wins the pre-vote and then the "
-          "election for term ", term, " with the votes of nodes ", list(voters_for(leader)),
+          " later node ", leader,
+          "'s timer runs out; it wins the pre-vote and then the "
+          "election for term ",
+          term, " with the votes of nodes ", list(voters_for(leader)),
           ". Three of five is a majority."));
-  say(str("Node ", old_leader, raft(old_leader).state() == StateRole::kLeader
-                                   ? " still believes it is the leader of term "
-                                   : " is no longer the leader of term ",
-          old_term, ". Two leaders at once is allowed, in different terms: only the one with a "
+  say(str("Node ", old_leader,
+          raft(old_leader).state() == StateRole::kLeader
+              ? " still believes it is the leader of term "
+              : " is no longer the leader of term ",
+          old_term,
+          ". Two leaders at once is allowed, in different terms: only the one with a "
           "majority can commit."));
   for (const char* value : {"a=10", "b=20"}) {
     const uint64_t index = write(leader, leader, value);
@@ -345,8 +359,8 @@ void Demo::run() {
   }
   stale_indexes.push_back(write(old_leader, old_leader, "s=3"));
   for (int i = 0; i < kElectionTick; ++i) tick_round();
-  say(str("The old leader accepts one more write, s=3 at index ", stale_indexes.back(),
-          ". After ", kElectionTick, " more ticks its commit index is still ",
+  say(str("The old leader accepts one more write, s=3 at index ", stale_indexes.back(), ". After ",
+          kElectionTick, " more ticks its commit index is still ",
           raft(old_leader).log().committed(), " (it was ", commit_before,
           " before the split): none of s=1, s=2, s=3 is committed or applied anywhere."));
 
@@ -369,10 +383,11 @@ void Demo::run() {
           raft(old_leader).term(), " and steps down: it is now a follower of leader ",
           raft(old_leader).leader_id(),
           ". Its log conflicts with the leader's where its uncommitted entries were, so they "
-          "are replaced by the leader's. Node ", follower, " does the same."));
+          "are replaced by the leader's. Node ",
+          follower, " does the same."));
   for (size_t k = 0; k < stale_indexes.size(); ++k) {
-    say(str("  node ", old_leader, " index ", stale_indexes[k], ": was [", before[k],
-            "], now [", entry_at(old_leader, stale_indexes[k]), "]"));
+    say(str("  node ", old_leader, " index ", stale_indexes[k], ": was [", before[k], "], now [",
+            entry_at(old_leader, stale_indexes[k]), "]"));
   }
   bool stale_applied = false;
   for (uint64_t id : c_.ids()) {
@@ -390,7 +405,8 @@ void Demo::run() {
   const uint64_t crashed = leader;
   const uint64_t crashed_term = term;
   c_.crash(crashed);
-  say(str("Leader ", crashed, " crashes. What it persisted (its log, term and vote) survives on "
+  say(str("Leader ", crashed,
+          " crashes. What it persisted (its log, term and vote) survives on "
           "its disk; everything else is gone, and messages to it are lost."));
   std::vector<uint64_t> survivors;
   for (uint64_t id : kAll) {
@@ -403,8 +419,10 @@ void Demo::run() {
           term, " with the votes of nodes ", list(voters_for(leader)), "."));
   for (const char* value : {"c=30", "d=40"}) {
     const uint64_t index = write(leader, leader, value);
-    say(str("Leader ", leader, " commits ", value, " at index ", index, " with four nodes up: "
-            "applied by nodes ", list(applied_by(index)), "."));
+    say(str("Leader ", leader, " commits ", value, " at index ", index,
+            " with four nodes up: "
+            "applied by nodes ",
+            list(applied_by(index)), "."));
   }
 
   // 6. Restart --------------------------------------------------------------------------------
@@ -413,7 +431,8 @@ void Demo::run() {
   const uint64_t stored_last = c_.storage(crashed).last_index();
   c_.restart(crashed);
   say(str("Node ", crashed, " restarts from its storage: term ", hs.term(), ", vote ", hs.vote(),
-          ", log up to index ", stored_last, ", commit ", hs.commit(), ". It rejoins as a "
+          ", log up to index ", stored_last, ", commit ", hs.commit(),
+          ". It rejoins as a "
           "follower and replays its log up to the commit index into its (in-memory) state "
           "machine."));
   const uint64_t ticks_at_restart = ticks_;
@@ -421,9 +440,13 @@ void Demo::run() {
   for (int i = 0; i < 50 * kElectionTick && raft(crashed).log().applied() < target; ++i) {
     tick_round();
   }
-  say(str("Within ", ticks(ticks_ - ticks_at_restart), " leader ", leader, "'s heartbeat reaches "
-          "it; it learns of term ", raft(crashed).term(), ", receives the entries it missed (up "
-          "to index ", raft(crashed).log().last_index(), ") and applies them: applied index ",
+  say(str("Within ", ticks(ticks_ - ticks_at_restart), " leader ", leader,
+          "'s heartbeat reaches "
+          "it; it learns of term ",
+          raft(crashed).term(),
+          ", receives the entries it missed (up "
+          "to index ",
+          raft(crashed).log().last_index(), ") and applies them: applied index ",
           raft(crashed).log().applied(), ", the same as everyone's."));
 
   applied_table();
@@ -496,8 +519,8 @@ void Demo::safety_report() {
     terms += str("term ", t, ": ", list(ids));
   }
   line("Election Safety", one_each,
-       str("at most one leader per term; ", leaders_by_term_.size(), " terms had a leader (",
-           terms, ")."));
+       str("at most one leader per term; ", leaders_by_term_.size(), " terms had a leader (", terms,
+           ")."));
 
   // Log Matching: two logs with an entry of the same index and term agree up to it.
   uint64_t pairs = 0;
@@ -523,15 +546,16 @@ void Demo::safety_report() {
     }
   }
   line("Log Matching", matching,
-       str("logs agree on every entry up to the last index where they hold the same term: ",
-           pairs, " pairs of logs, ", compared, " entries compared."));
+       str("logs agree on every entry up to the last index where they hold the same term: ", pairs,
+           " pairs of logs, ", compared, " entries compared."));
 
   // Leader Completeness: each new leader held every entry committed before it.
   line("Leader Completeness", completeness_failure_.empty(),
-       completeness_failure_.empty()
-           ? str("each of the ", completeness_leaders_, " leaders, when first seen, held every "
-                 "entry already committed (", completeness_entries_, " entries checked).")
-           : completeness_failure_);
+       completeness_failure_.empty() ? str("each of the ", completeness_leaders_,
+                                           " leaders, when first seen, held every "
+                                           "entry already committed (",
+                                           completeness_entries_, " entries checked).")
+                                     : completeness_failure_);
 
   // State Machine Safety: the applied prefixes are identical (the shorter is a prefix of the
   // longer), entry by entry.
@@ -563,9 +587,10 @@ void Demo::safety_report() {
   line("State Machine Safety", same,
        str("the nodes applied identical prefixes of one log (applied indexes ", applied_indexes,
            "): ", applied_compared, " applied entries compared with node ", reference, "'s."));
-  std::cout << "\n  The test cluster also checked these four, and each node's own invariants, after "
-               "every Ready\n  and every delivered message of the "
-            << ticks_ << " ticks above.\n";
+  std::cout
+      << "\n  The test cluster also checked these four, and each node's own invariants, after "
+         "every Ready\n  and every delivered message of the "
+      << ticks_ << " ticks above.\n";
   std::cout << "\n" << (all_held_ ? "All safety checks held." : "A SAFETY CHECK FAILED.") << "\n";
 }
 

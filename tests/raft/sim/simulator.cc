@@ -61,14 +61,10 @@ std::string join(const std::set<uint64_t>& ids) {
 
 const char* transition_name(ConfChangeTransition t) {
   switch (t) {
-    case eraftpb::Auto:
-      return "auto";
-    case eraftpb::Implicit:
-      return "implicit";
-    case eraftpb::Explicit:
-      return "explicit";
-    default:
-      return "?";
+    case eraftpb::Auto: return "auto";
+    case eraftpb::Implicit: return "implicit";
+    case eraftpb::Explicit: return "explicit";
+    default: return "?";
   }
 }
 
@@ -78,18 +74,10 @@ std::string describe_change(const ConfChangeV2& cc) {
   for (const auto& c : cc.changes()) {
     if (!s.empty()) s += ", ";
     switch (c.change_type()) {
-      case eraftpb::AddNode:
-        s += "add voter ";
-        break;
-      case eraftpb::AddLearnerNode:
-        s += "add learner ";
-        break;
-      case eraftpb::RemoveNode:
-        s += "remove ";
-        break;
-      default:
-        s += "? ";
-        break;
+      case eraftpb::AddNode: s += "add voter "; break;
+      case eraftpb::AddLearnerNode: s += "add learner "; break;
+      case eraftpb::RemoveNode: s += "remove "; break;
+      default: s += "? "; break;
     }
     s += std::to_string(c.node_id());
   }
@@ -134,7 +122,7 @@ constexpr WeightedAction kActions[] = {
     {Action::kConfChange, 8}, {Action::kReadIndex, 20}, {Action::kTransfer, 5},
     {Action::kCampaign, 3},   {Action::kPartition, 2},  {Action::kIsolate, 2},
     {Action::kCut, 2},        {Action::kLossy, 2},      {Action::kHeal, 3},
-    {Action::kCrash, 3},      {Action::kRestart, 6},      {Action::kCompact, 6},
+    {Action::kCrash, 3},      {Action::kRestart, 6},    {Action::kCompact, 6},
 };
 
 class Simulation {
@@ -226,15 +214,9 @@ Simulation::Simulation(const SimConfig& config, bool recording)
     : config_(config), recording_(recording), rng_(config.seed * 0x9E3779B97F4A7C15ULL + 0x5EED) {
   size_t voters = 3;
   switch (config.nodes) {
-    case NodeCount::kThree:
-      voters = 3;
-      break;
-    case NodeCount::kFive:
-      voters = 5;
-      break;
-    case NodeCount::kMixed:
-      voters = chance(50) ? 3 : 5;
-      break;
+    case NodeCount::kThree: voters = 3; break;
+    case NodeCount::kFive: voters = 5; break;
+    case NodeCount::kMixed: voters = chance(50) ? 3 : 5; break;
   }
   ClusterOptions opts;
   opts.voters.clear();
@@ -258,7 +240,10 @@ Simulation::Simulation(const SimConfig& config, bool recording)
   opts.sync_persistence = !async_persistence_;
   deferred_apply_ = chance(25);
   opts.auto_apply = !deferred_apply_;
-  opts.log_level = config.verbose ? LogLevel::kInfo : LogLevel::kWarn;
+  // The core's log lines are only worth formatting when they go into a transcript.
+  opts.log_level = !recording       ? LogLevel::kFatal
+                   : config.verbose ? LogLevel::kInfo
+                                    : LogLevel::kWarn;
   opts.record_events = recording;
   opts.logs_in_events = recording;
   const bool reorder = chance(50);
@@ -387,10 +372,8 @@ bool Simulation::act(Action a) {
       ++stats_.ticks;
       return true;
     }
-    case Action::kReady:
-      return act_ready();
-    case Action::kDeliver:
-      return act_deliver();
+    case Action::kReady: return act_ready();
+    case Action::kDeliver: return act_deliver();
     case Action::kDeliverTo: {
       const uint64_t id = pick_live();
       if (id == kNone || cluster_->in_flight().empty()) return false;
@@ -398,10 +381,8 @@ bool Simulation::act(Action a) {
       deliver_to(id);
       return true;
     }
-    case Action::kDrop:
-      return act_drop();
-    case Action::kDuplicate:
-      return act_duplicate();
+    case Action::kDrop: return act_drop();
+    case Action::kDuplicate: return act_duplicate();
     case Action::kPersist: {
       if (!async_persistence_) return false;
       const uint64_t id = pick_live();
@@ -418,14 +399,10 @@ bool Simulation::act(Action a) {
       cluster_->apply_one(id);
       return true;
     }
-    case Action::kPropose:
-      return act_propose();
-    case Action::kConfChange:
-      return act_conf_change();
-    case Action::kReadIndex:
-      return act_read_index();
-    case Action::kTransfer:
-      return act_transfer();
+    case Action::kPropose: return act_propose();
+    case Action::kConfChange: return act_conf_change();
+    case Action::kReadIndex: return act_read_index();
+    case Action::kTransfer: return act_transfer();
     case Action::kCampaign: {
       const uint64_t id = pick_live();
       if (id == kNone) return false;
@@ -433,8 +410,7 @@ bool Simulation::act(Action a) {
       note("step ", step_no_, ": ", id, " campaigns", ec ? " -> " + ec.message() : "");
       return true;
     }
-    case Action::kPartition:
-      return act_partition();
+    case Action::kPartition: return act_partition();
     case Action::kIsolate: {
       const uint64_t id = pick(cluster_->ids());
       note("step ", step_no_, ": isolate ", id);
@@ -464,10 +440,8 @@ bool Simulation::act(Action a) {
       note("step ", step_no_, ": heal the network");
       cluster_->heal();
       return true;
-    case Action::kCrash:
-      return act_crash();
-    case Action::kRestart:
-      return act_restart();
+    case Action::kCrash: return act_crash();
+    case Action::kRestart: return act_restart();
     case Action::kCompact: {
       // A node snapshots its state machine and compacts its log there, so lagging followers
       // and restarted nodes are caught up by snapshot. Only up to the durable commit index:
@@ -476,8 +450,8 @@ bool Simulation::act(Action a) {
       // refuses a stored commit below the snapshot, as etcd does).
       const uint64_t id = pick_live();
       if (id == kNone) return false;
-      const uint64_t index = std::min(cluster_->applied_index(id),
-                                      cluster_->storage(id).hard_state().commit());
+      const uint64_t index =
+          std::min(cluster_->applied_index(id), cluster_->storage(id).hard_state().commit());
       if (index == 0) return false;
       const auto ec = cluster_->compact(id, index);
       note("step ", step_no_, ": ", id, " snapshots and compacts its log at ", index,
@@ -595,7 +569,7 @@ bool Simulation::act_conf_change() {
   }
   const auto ec = cluster_->propose_conf_change(via, cc);
   note("step ", step_no_, ": propose conf change [", describe_change(cc), "] at ", via,
-           ec ? " -> " + ec.message() : "");
+       ec ? " -> " + ec.message() : "");
   if (!ec) ++stats_.conf_changes;
   return true;
 }
@@ -606,19 +580,20 @@ bool Simulation::act_read_index() {
   std::string ctx = str("r", next_value_++);
   const uint64_t required = max_commit();
   const auto ec = cluster_->read_index(id, ctx);
-  note("step ", step_no_, ": read_index ", ctx, " at ", id, " (commit anywhere ", required,
-           ")", ec ? " -> " + ec.message() : "");
+  note("step ", step_no_, ": read_index ", ctx, " at ", id, " (commit anywhere ", required, ")",
+       ec ? " -> " + ec.message() : "");
   if (!ec) pending_reads_[ctx] = required;
   return true;
 }
 
 bool Simulation::act_transfer() {
-  const uint64_t from = chance(80) && cluster_->leader() != kNone ? cluster_->leader() : pick_live();
+  const uint64_t from =
+      chance(80) && cluster_->leader() != kNone ? cluster_->leader() : pick_live();
   if (from == kNone) return false;
   const uint64_t to = pick(cluster_->ids());
   const auto ec = cluster_->transfer_leader(from, to);
   note("step ", step_no_, ": transfer leadership ", from, " -> ", to,
-           ec ? " -> " + ec.message() : "");
+       ec ? " -> " + ec.message() : "");
   return true;
 }
 
@@ -709,8 +684,8 @@ void Simulation::refresh_stale_snapshots() {
          " does not include ", to, ": drop it and take a fresh snapshot at ", from);
     cluster_->drop_in_flight(to, eraftpb::MsgSnapshot);
     if (cluster_->alive(from)) {
-      const uint64_t index = std::min(cluster_->applied_index(from),
-                                      cluster_->storage(from).hard_state().commit());
+      const uint64_t index =
+          std::min(cluster_->applied_index(from), cluster_->storage(from).hard_state().commit());
       const auto ec = cluster_->compact(from, index);
       if (ec) note("    (application) fresh snapshot at ", index, ": ", ec.message());
     }
@@ -772,8 +747,9 @@ void Simulation::settle() {
     record_leaders();
     if (!moved) return;
   }
-  throw PropertyFailure("liveness", "the cluster kept exchanging messages without ticks for "
-                                    "10000 rounds");
+  throw PropertyFailure("liveness",
+                        "the cluster kept exchanging messages without ticks for "
+                        "10000 rounds");
 }
 
 uint64_t Simulation::fresh_applied_index(const std::set<std::string>& fresh,
@@ -813,8 +789,10 @@ std::string Simulation::liveness_report(uint64_t leader, const std::set<std::str
 }
 
 void Simulation::liveness_phase() {
-  note("step ", step_no_, ": --- liveness: heal the network, restart every crashed node, "
-           "then require progress within ", config_.liveness_ticks, " ticks ---");
+  note("step ", step_no_,
+       ": --- liveness: heal the network, restart every crashed node, "
+       "then require progress within ",
+       config_.liveness_ticks, " ticks ---");
   cluster_->heal();
   for (uint64_t id : crashed_ids()) cluster_->restart(id);
   settle();
@@ -869,8 +847,7 @@ void Simulation::liveness_phase() {
       }
     }
     if (done) {
-      note("liveness: ok after ", t + 1, " ticks: leader ", leader, ", config ",
-               cfg.describe());
+      note("liveness: ok after ", t + 1, " ticks: leader ", leader, ", config ", cfg.describe());
       ++stats_.liveness_phases;
       return;
     }

@@ -51,7 +51,7 @@ struct SimConfig {
   // Ticks of every node a liveness phase may take: 20 election timeouts.
   int liveness_ticks = 200;
   // Transcript lines kept for the failure report.
-  size_t tail_lines = 60;
+  size_t tail_lines = 100;
   // If set, every transcript line (and the core's log at info level) is written here as it
   // happens.
   std::ostream* verbose = nullptr;
@@ -59,13 +59,13 @@ struct SimConfig {
 
 // Counts over one run, summed for the final summary.
 struct SimStats {
-  uint64_t steps = 0;            // random steps taken
-  uint64_t ticks = 0;            // node ticks, random steps and liveness phases together
-  uint64_t proposals = 0;        // proposals the core accepted
-  uint64_t applied = 0;          // entries applied on the node that applied the most
-  uint64_t leaders = 0;          // terms that had a leader
-  uint64_t conf_changes = 0;     // membership changes the core accepted for proposal
-  uint64_t reads = 0;            // ReadIndex answers checked
+  uint64_t steps = 0;         // random steps taken
+  uint64_t ticks = 0;         // node ticks, random steps and liveness phases together
+  uint64_t proposals = 0;     // proposals the core accepted
+  uint64_t applied = 0;       // entries applied on the node that applied the most
+  uint64_t leaders = 0;       // terms that had a leader
+  uint64_t conf_changes = 0;  // membership changes the core accepted for proposal
+  uint64_t reads = 0;         // ReadIndex answers checked
   uint64_t crashes = 0;
   uint64_t liveness_phases = 0;  // liveness phases passed
 
