@@ -6,17 +6,6 @@
 #include <utility>
 
 namespace raft {
-namespace {
-
-template <typename... Parts>
-std::string cat(const Parts&... parts) {
-  std::ostringstream os;
-  (os << ... << parts);
-  return os.str();
-}
-
-}  // namespace
-
 Unstable::Unstable(uint64_t offset, const NodeLogger* logger)
     : offset_(offset), offset_in_progress_(offset), logger_(logger) {}
 
@@ -64,14 +53,14 @@ void Unstable::stable_to(uint64_t index, uint64_t term) {
   if (!have) {
     // The driver reports an append that a later truncation or snapshot has already superseded.
     if (logger_->enabled(LogLevel::kInfo)) {
-      logger_->info(cat("entry at index ", index, " missing from unstable log; ignoring"));
+      logger_->info(concat("entry at index ", index, " missing from unstable log; ignoring"));
     }
     return;
   }
   if (index < offset_) {
     // (index, term) names the unstable snapshot; that is stable_snap_to's business.
     if (logger_->enabled(LogLevel::kInfo)) {
-      logger_->info(cat("entry at index ", index, " matched unstable snapshot; ignoring"));
+      logger_->info(concat("entry at index ", index, " matched unstable snapshot; ignoring"));
     }
     return;
   }
@@ -79,7 +68,7 @@ void Unstable::stable_to(uint64_t index, uint64_t term) {
     // The entry was overwritten by a new leader after the write started: the write that
     // finished is of the old entry, which says nothing about the durability of the new one.
     if (logger_->enabled(LogLevel::kInfo)) {
-      logger_->info(cat("entry at (index,term)=(", index, ',', term, ") mismatched with entry at (",
+      logger_->info(concat("entry at (index,term)=(", index, ',', term, ") mismatched with entry at (",
                         index, ',', *have, ") in unstable log; ignoring"));
     }
     return;
@@ -129,7 +118,7 @@ void Unstable::truncate_and_append(const EntryVec& entries) {
     // The new entries replace everything held here, and also part of the stable log: offset
     // moves down so that those stable entries are shadowed by the new ones until written.
     if (logger_->enabled(LogLevel::kInfo)) {
-      logger_->info(cat("replace the unstable entries from index ", from));
+      logger_->info(concat("replace the unstable entries from index ", from));
     }
     entries_ = entries;
     offset_ = from;
@@ -137,7 +126,7 @@ void Unstable::truncate_and_append(const EntryVec& entries) {
   } else {
     // Keep [offset, from) and append; a gap after the held entries is a broken invariant.
     if (logger_->enabled(LogLevel::kInfo)) {
-      logger_->info(cat("truncate the unstable entries before index ", from));
+      logger_->info(concat("truncate the unstable entries before index ", from));
     }
     check_bounds(offset_, from);
     entries_.resize(from - offset_);
@@ -155,11 +144,11 @@ EntryVec Unstable::slice(uint64_t lo, uint64_t hi) const {
 }
 
 void Unstable::check_bounds(uint64_t lo, uint64_t hi) const {
-  if (lo > hi) logger_->fatal(cat("invalid unstable.slice ", lo, " > ", hi));
+  if (lo > hi) logger_->fatal(concat("invalid unstable.slice ", lo, " > ", hi));
   const uint64_t upper = offset_ + entries_.size();
   if (lo < offset_ || hi > upper) {
     logger_->fatal(
-        cat("unstable.slice[", lo, ',', hi, ") out of bound [", offset_, ',', upper, ']'));
+        concat("unstable.slice[", lo, ',', hi, ") out of bound [", offset_, ',', upper, ']'));
   }
 }
 

@@ -9,28 +9,6 @@
 namespace raft {
 namespace {
 
-std::string str(auto&&... parts) {
-  std::ostringstream os;
-  (os << ... << parts);
-  return os.str();
-}
-
-bool is_conf_change(const Entry& e) {
-  return e.entry_type() == eraftpb::EntryConfChange ||
-         e.entry_type() == eraftpb::EntryConfChangeV2;
-}
-
-// Decodes a configuration-change entry into its V2 form; false if the payload does not parse.
-bool decode_conf_change(const Entry& e, ConfChangeV2* out) {
-  if (e.entry_type() == eraftpb::EntryConfChange) {
-    ConfChange cc;
-    if (!cc.ParseFromString(e.data())) return false;
-    *out = to_conf_change_v2(cc);
-    return true;
-  }
-  return out->ParseFromString(e.data());
-}
-
 uint64_t payloads_size(const EntryVec& entries) {
   uint64_t s = 0;
   for (const auto& e : entries) s += payload_size(e);
@@ -53,12 +31,12 @@ Raft::Raft(const Config& config, const Storage& storage)
   }
   auto state = storage.initial_state();
   if (!state) {
-    logger_.fatal(str("cannot read initial state from storage: ", state.error().message()));
+    logger_.fatal(concat("cannot read initial state from storage: ", state.error().message()));
   }
   ConfChangeResult restored =
       restore_conf_state(trk_, raft_log_.last_index(), state->conf_state);
   if (!restored.ok()) {
-    logger_.fatal(str("stored ConfState ", describe(state->conf_state),
+    logger_.fatal(concat("stored ConfState ", describe(state->conf_state),
                       " is invalid: ", restored.error));
   }
   switch_to_config(std::move(restored.config), std::move(restored.progress));
@@ -68,14 +46,14 @@ Raft::Raft(const Config& config, const Storage& storage)
   if (config.applied > 0) raft_log_.set_applied(config.applied);
   become_follower(term_, kNone);
 
-  logger_.info(str("newRaft: peers=", trk_.config.describe(), " term=", term_,
+  logger_.info(concat("newRaft: peers=", trk_.config.describe(), " term=", term_,
                    " commit=", raft_log_.committed(), " applied=", raft_log_.applied(),
                    " last=", raft_log_.last_index(), "/", raft_log_.last_term()));
 }
 
 void Raft::load_state(const HardState& hs) {
   if (hs.commit() < raft_log_.committed() || hs.commit() > raft_log_.last_index()) {
-    logger_.fatal(str("stored commit ", hs.commit(), " is out of range [",
+    logger_.fatal(concat("stored commit ", hs.commit(), " is out of range [",
                       raft_log_.committed(), ", ", raft_log_.last_index(), "]"));
   }
   raft_log_.commit_to(hs.commit());
@@ -147,7 +125,7 @@ void Raft::become_follower(uint64_t term, uint64_t lead) {
   lead_ = lead;
   state_ = StateRole::kFollower;
   pending_request_snapshot_ = pending_request_snapshot;
-  logger_.info(str("became follower at term ", term_, " leader=", lead));
+  logger_.info(concat("became follower at term ", term_, " leader=", lead));
 }
 
 void Raft::become_candidate() {
@@ -157,7 +135,7 @@ void Raft::become_candidate() {
   reset(term_ + 1);
   vote_ = id_;
   state_ = StateRole::kCandidate;
-  logger_.info(str("became candidate at term ", term_));
+  logger_.info(concat("became candidate at term ", term_));
 }
 
 void Raft::become_pre_candidate() {
@@ -168,7 +146,7 @@ void Raft::become_pre_candidate() {
   trk_.reset_votes();
   lead_ = kNone;
   state_ = StateRole::kPreCandidate;
-  logger_.info(str("became pre-candidate at term ", term_));
+  logger_.info(concat("became pre-candidate at term ", term_));
 }
 
 void Raft::become_leader() {
@@ -189,7 +167,7 @@ void Raft::become_leader() {
   // tells the leader its commit index (§6.4, for reads).
   Entry empty;
   if (!append_entry({empty})) logger_.fatal("empty entry was dropped");
-  logger_.info(str("became leader at term ", term_));
+  logger_.info(concat("became leader at term ", term_));
 }
 
 // --- Ticks --------------------------------------------------------------------------------
@@ -221,7 +199,7 @@ void Raft::tick_heartbeat() {
     // A transfer that has not finished within an election timeout has failed (the transferee
     // is down or slow); resume taking proposals.
     if (state_ == StateRole::kLeader && lead_transferee_ != kNone) {
-      logger_.info(str("leader transfer to ", lead_transferee_, " timed out; aborting it"));
+      logger_.info(concat("leader transfer to ", lead_transferee_, " timed out; aborting it"));
       abort_leader_transfer();
     }
     // A removed leader tries again (perhaps with another voter).
@@ -256,11 +234,11 @@ bool Raft::has_unapplied_conf_changes() const {
   while (lo < hi) {
     auto ents = raft_log_.slice(lo, hi, kPage);
     if (!ents) {
-      logger_.fatal(str("error scanning unapplied entries [", lo, ", ", hi,
+      logger_.fatal(concat("error scanning unapplied entries [", lo, ", ", hi,
                         "): ", ents.error().message()));
     }
     for (const auto& e : *ents) {
-      if (is_conf_change(e)) return true;
+      if (is_conf_change_entry(e)) return true;
     }
     lo += ents->size();
   }
@@ -279,11 +257,11 @@ void Raft::hup(CampaignType t) {
   // A node must not campaign while a committed configuration change is unapplied: it might
   // win under a configuration that no longer holds.
   if (has_unapplied_conf_changes()) {
-    logger_.warn(str("cannot campaign at term ", term_,
+    logger_.warn(concat("cannot campaign at term ", term_,
                      " since there are still pending configuration changes to apply"));
     return;
   }
-  logger_.info(str("is starting a new election at term ", term_));
+  logger_.info(concat("is starting a new election at term ", term_));
   start_campaign(t);
 }
 
@@ -311,7 +289,7 @@ void Raft::start_campaign(CampaignType t) {
   }
   for (uint64_t id : trk_.config.voters.ids()) {
     if (id == id_) continue;
-    logger_.info(str("sent ", eraftpb::MessageType_Name(vote_msg), " request to ", id,
+    logger_.info(concat("sent ", eraftpb::MessageType_Name(vote_msg), " request to ", id,
                      " at term ", term, " for log ", raft_log_.last_term(), "/",
                      raft_log_.last_index()));
     Message m;
@@ -328,11 +306,11 @@ void Raft::start_campaign(CampaignType t) {
 }
 
 quorum::VoteResult Raft::poll(uint64_t id, MessageType t, bool granted) {
-  logger_.info(str("received ", eraftpb::MessageType_Name(t), (granted ? " grant" : " rejection"),
+  logger_.info(concat("received ", eraftpb::MessageType_Name(t), (granted ? " grant" : " rejection"),
                    " from ", id));
   trk_.record_vote(id, granted);
   auto tally = trk_.tally_votes();
-  logger_.info(str("has received ", tally.granted, " votes and ", tally.rejected,
+  logger_.info(concat("has received ", tally.granted, " votes and ", tally.rejected,
                    " vote rejections: ", quorum::to_string(tally.result)));
   return tally.result;
 }
@@ -345,9 +323,9 @@ void Raft::send(Message m) {
   const MessageType t = m.msg_type();
   if (t == eraftpb::MsgRequestVote || t == eraftpb::MsgRequestVoteResponse ||
       t == eraftpb::MsgRequestPreVote || t == eraftpb::MsgRequestPreVoteResponse) {
-    if (m.term() == 0) logger_.fatal(str("term should be set when sending ", describe(m)));
+    if (m.term() == 0) logger_.fatal(concat("term should be set when sending ", describe(m)));
   } else {
-    if (m.term() != 0) logger_.fatal(str("term should not be set when sending ", describe(m)));
+    if (m.term() != 0) logger_.fatal(concat("term should not be set when sending ", describe(m)));
     // Proposals and read requests forwarded to the leader are not bound to a term: the leader
     // takes them whatever term the follower is in.
     if (t != eraftpb::MsgPropose && t != eraftpb::MsgReadIndex) m.set_term(term_);
@@ -393,20 +371,20 @@ bool Raft::maybe_send_append(uint64_t to, bool send_if_empty) {
 
 bool Raft::send_snapshot(uint64_t to, Progress& pr, uint64_t request_index) {
   if (!pr.recent_active) {
-    logger_.debug(str("ignore sending snapshot to ", to, " since it is not recently active"));
+    logger_.debug(concat("ignore sending snapshot to ", to, " since it is not recently active"));
     return false;
   }
   auto snap = raft_log_.snapshot(request_index);
   if (!snap) {
     if (snap.error() == Error::kSnapshotTemporarilyUnavailable) {
-      logger_.debug(str("failed to send snapshot to ", to, ": temporarily unavailable"));
+      logger_.debug(concat("failed to send snapshot to ", to, ": temporarily unavailable"));
       return false;
     }
-    logger_.fatal(str("cannot get snapshot for ", to, ": ", snap.error().message()));
+    logger_.fatal(concat("cannot get snapshot for ", to, ": ", snap.error().message()));
   }
   if (is_empty_snapshot(*snap)) logger_.fatal("need a non-empty snapshot");
   const uint64_t sindex = snap->metadata().index();
-  logger_.info(str("[first=", raft_log_.first_index(), " commit=", raft_log_.committed(),
+  logger_.info(concat("[first=", raft_log_.first_index(), " commit=", raft_log_.committed(),
                    "] sent snapshot ", sindex, "/", snap->metadata().term(), " to ", to,
                    " [", pr.describe(), "]"));
   pr.become_snapshot(sindex);
@@ -439,7 +417,7 @@ void Raft::send_timeout_now(uint64_t to) {
     // A removed leader's hand-off is complete: the transferee has its whole log (so it gets
     // this node's vote should the MsgTimeoutNow be lost). Stop leading, so nobody is told this
     // node leads any more.
-    logger_.info(str("handed leadership to ", to, "; stepping down"));
+    logger_.info(concat("handed leadership to ", to, "; stepping down"));
     become_follower(term_, kNone);
   }
 }
@@ -533,10 +511,10 @@ void Raft::applied_to(uint64_t index) {
     e->set_entry_type(eraftpb::EntryConfChangeV2);
     e->set_data(ConfChangeV2().SerializeAsString());
     if (auto ec = step(m)) {
-      logger_.debug(str("not initiating automatic transition out of joint configuration ",
+      logger_.debug(concat("not initiating automatic transition out of joint configuration ",
                         trk_.config.describe(), ": ", ec.message()));
     } else {
-      logger_.info(str("initiating automatic transition out of joint configuration ",
+      logger_.info(concat("initiating automatic transition out of joint configuration ",
                        trk_.config.describe()));
     }
   }
@@ -546,11 +524,11 @@ void Raft::applied_to(uint64_t index) {
 
 std::error_code Raft::validate(const Message& m) const {
   auto reject = [&](const std::string& why) -> std::error_code {
-    logger_.warn(str("rejected message: ", why, ": ", describe(m)));
+    logger_.warn(concat("rejected message: ", why, ": ", describe(m)));
     return Error::kInvalidMessage;
   };
   if (!eraftpb::MessageType_IsValid(m.msg_type())) {
-    return reject(str("unknown message type ", static_cast<int>(m.msg_type())));
+    return reject(concat("unknown message type ", static_cast<int>(m.msg_type())));
   }
   if (m.to() != kNone && m.to() != id_) return reject("addressed to another node");
   const MessageType t = m.msg_type();
@@ -646,7 +624,7 @@ std::error_code Raft::step_term(const Message& m, bool* handled) {
         // Leader lease (thesis §4.2.3): a follower that heard from a leader within the minimum
         // election timeout ignores vote requests, so a removed or partitioned node cannot
         // depose a healthy leader.
-        logger_.info(str("ignored ", describe(m), ": lease is not expired (remaining ",
+        logger_.info(concat("ignored ", describe(m), ": lease is not expired (remaining ",
                          config_.election_tick - election_elapsed_, " ticks)"));
         *handled = true;
         return {};
@@ -657,7 +635,7 @@ std::error_code Raft::step_term(const Message& m, bool* handled) {
     } else if (t == eraftpb::MsgRequestPreVoteResponse && !m.reject()) {
       // A granted pre-vote carries the future term; ours moves only once the pre-vote wins.
     } else {
-      logger_.info(str("received ", describe(m), " at higher term"));
+      logger_.info(concat("received ", describe(m), " at higher term"));
       if (t == eraftpb::MsgAppend || t == eraftpb::MsgHeartbeat || t == eraftpb::MsgSnapshot) {
         become_follower(m.term(), m.from());
       } else if (t == eraftpb::MsgRequestVote) {
@@ -686,7 +664,7 @@ std::error_code Raft::step_term(const Message& m, bool* handled) {
       send(std::move(resp));
     } else if (t == eraftpb::MsgRequestPreVote) {
       // Reject with our term so the pre-candidate learns it is behind.
-      logger_.info(str("rejected ", describe(m), ": lower term"));
+      logger_.info(concat("rejected ", describe(m), ": lower term"));
       Message resp;
       resp.set_msg_type(eraftpb::MsgRequestPreVoteResponse);
       resp.set_to(m.from());
@@ -695,7 +673,7 @@ std::error_code Raft::step_term(const Message& m, bool* handled) {
       attach_commit(resp);
       send(std::move(resp));
     } else {
-      logger_.debug(str("ignored ", describe(m), ": lower term"));
+      logger_.debug(concat("ignored ", describe(m), ": lower term"));
     }
     return {};
   }
@@ -713,7 +691,7 @@ void Raft::handle_vote_request(const Message& m) {
   resp.set_to(m.from());
   // §5.4.1: only a candidate whose log is at least as up-to-date as ours gets our vote.
   if (can_vote && raft_log_.is_up_to_date(m.index(), m.log_term())) {
-    logger_.info(str("cast ", eraftpb::MessageType_Name(m.msg_type()), " for ", m.from(),
+    logger_.info(concat("cast ", eraftpb::MessageType_Name(m.msg_type()), " for ", m.from(),
                      " at term ", m.term()));
     // The response carries the request's term: for a pre-vote that is the future term the
     // candidate will use, not ours.
@@ -724,7 +702,7 @@ void Raft::handle_vote_request(const Message& m) {
       vote_ = m.from();
     }
   } else {
-    logger_.info(str("rejected ", eraftpb::MessageType_Name(m.msg_type()), " from ", m.from(),
+    logger_.info(concat("rejected ", eraftpb::MessageType_Name(m.msg_type()), " from ", m.from(),
                      " [log ", m.log_term(), "/", m.index(), ", ours ", raft_log_.last_term(),
                      "/", raft_log_.last_index(), ", vote ", vote_, "]"));
     resp.set_term(term_);
@@ -749,7 +727,7 @@ void Raft::learn_commit(const Message& m) {
   // voter; learning the commit lets it apply the change and elect under the new one.
   if (m.commit() <= raft_log_.committed() || m.commit_term() == 0) return;
   if (!raft_log_.match_term(m.commit(), m.commit_term())) return;
-  logger_.info(str("learned commit ", m.commit(), " from ", m.from()));
+  logger_.info(concat("learned commit ", m.commit(), " from ", m.from()));
   raft_log_.commit_to(m.commit());
 }
 
@@ -781,7 +759,7 @@ std::error_code Raft::step_leader(const Message& m) {
 
   auto it = trk_.progress.find(m.from());
   if (it == trk_.progress.end()) {
-    logger_.debug(str("no progress available for ", m.from(), "; ignored ", describe(m)));
+    logger_.debug(concat("no progress available for ", m.from(), "; ignored ", describe(m)));
     return {};
   }
   Progress& pr = it->second;
@@ -799,13 +777,13 @@ std::error_code Raft::step_leader(const Message& m) {
       // Wait for a heartbeat response (or the next append response) before probing, so a
       // follower still busy installing is not flooded.
       pr.probe_sent = true;
-      logger_.info(str("snapshot ", m.reject() ? "failed" : "succeeded", ", resumed sending to ",
+      logger_.info(concat("snapshot ", m.reject() ? "failed" : "succeeded", ", resumed sending to ",
                        m.from(), " [", pr.describe(), "]"));
       break;
     case eraftpb::MsgUnreachable:
       // The transport lost the connection: stop pipelining and probe instead.
       if (pr.state == ProgressState::kReplicate) pr.become_probe();
-      logger_.debug(str("failed to send message to ", m.from(), " because it is unreachable [",
+      logger_.debug(concat("failed to send message to ", m.from(), " because it is unreachable [",
                         pr.describe(), "]"));
       break;
     case eraftpb::MsgTransferLeader:
@@ -823,14 +801,14 @@ std::error_code Raft::step_leader_propose(const Message& m) {
     return Error::kProposalDropped;
   }
   if (lead_transferee_ != kNone) {
-    logger_.debug(str("[term ", term_, "] transfer leadership to ", lead_transferee_,
+    logger_.debug(concat("[term ", term_, "] transfer leadership to ", lead_transferee_,
                       " is in progress; dropping proposal"));
     return Error::kProposalDropped;
   }
   EntryVec entries(m.entries().begin(), m.entries().end());
   for (size_t i = 0; i < entries.size(); ++i) {
     Entry& e = entries[i];
-    if (!is_conf_change(e)) continue;
+    if (!is_conf_change_entry(e)) continue;
     ConfChangeV2 cc;
     std::string refused;
     if (!decode_conf_change(e, &cc)) {
@@ -840,7 +818,7 @@ std::error_code Raft::step_leader_propose(const Message& m) {
       const bool already_joint = trk_.config.voters.is_joint();
       const bool wants_leave_joint = leaves_joint(cc);
       if (already_pending) {
-        refused = str("possible unapplied conf change at index ", pending_conf_index_,
+        refused = concat("possible unapplied conf change at index ", pending_conf_index_,
                       " (applied to ", raft_log_.applied(), ")");
       } else if (already_joint && !wants_leave_joint) {
         refused = "must transition out of joint config first";
@@ -849,7 +827,7 @@ std::error_code Raft::step_leader_propose(const Message& m) {
       }
     }
     if (!refused.empty()) {
-      logger_.info(str("ignoring conf change ", describe(e), " at config ",
+      logger_.info(concat("ignoring conf change ", describe(e), " at config ",
                        trk_.config.describe(), ": ", refused));
       // A local caller learns of the refusal now. A forwarded one cannot be answered, so its
       // entry becomes an empty normal entry that keeps its context: the proposer sees it
@@ -925,7 +903,7 @@ void Raft::step_leader_append_response(const Message& m, Progress& pr) {
       }
       return;
     }
-    logger_.debug(str("received rejection ", describe(m), " [", pr.describe(), "]"));
+    logger_.debug(concat("received rejection ", describe(m), " [", pr.describe(), "]"));
     // Fast backtracking: the follower told us the last index whose term is <= the term we
     // probed with (reject_hint, with its term in log_term). Skip to the last index of ours
     // whose term is <= that, skipping a whole term's worth of mismatches per round trip.
@@ -941,7 +919,7 @@ void Raft::step_leader_append_response(const Message& m, Progress& pr) {
   }
 
   if (m.index() > raft_log_.last_index()) {
-    logger_.warn(str("ignored ", describe(m), ": acknowledges past our last index ",
+    logger_.warn(concat("ignored ", describe(m), ": acknowledges past our last index ",
                      raft_log_.last_index()));
     return;
   }
@@ -959,7 +937,7 @@ void Raft::step_leader_append_response(const Message& m, Progress& pr) {
       // The follower caught up past what the snapshot was for (or the log it needs is
       // available again): resume normal replication.
       if (pr.match + 1 >= raft_log_.first_index()) {
-        logger_.debug(str("recovered from needing snapshot, resumed sending to ", m.from(),
+        logger_.debug(concat("recovered from needing snapshot, resumed sending to ", m.from(),
                           " [", pr.describe(), "]"));
         pr.become_probe();
         pr.become_replicate();
@@ -981,7 +959,7 @@ void Raft::step_leader_append_response(const Message& m, Progress& pr) {
   while (maybe_send_append(m.from(), false)) {
   }
   if (m.from() == lead_transferee_ && pr.match == raft_log_.last_index()) {
-    logger_.info(str("sent MsgTimeoutNow to ", m.from(), " after it caught up"));
+    logger_.info(concat("sent MsgTimeoutNow to ", m.from(), " after it caught up"));
     send_timeout_now(m.from());
   }
 }
@@ -1007,29 +985,29 @@ void Raft::step_leader_heartbeat_response(const Message& m, Progress& pr) {
 void Raft::step_leader_transfer(const Message& m, Progress& pr) {
   const uint64_t transferee = m.from();
   if (pr.is_learner) {
-    logger_.debug(str("ignored transferring leadership to learner ", transferee));
+    logger_.debug(concat("ignored transferring leadership to learner ", transferee));
     return;
   }
   if (lead_transferee_ != kNone) {
     if (lead_transferee_ == transferee) {
-      logger_.info(str("transfer leadership to ", transferee,
+      logger_.info(concat("transfer leadership to ", transferee,
                        " is in progress; ignored request to the same node"));
       return;
     }
-    logger_.info(str("aborted transfer leadership to ", lead_transferee_));
+    logger_.info(concat("aborted transfer leadership to ", lead_transferee_));
     abort_leader_transfer();
   }
   if (transferee == id_) {
     logger_.debug("is already leader; ignored transferring leadership to self");
     return;
   }
-  logger_.info(str("starts to transfer leadership to ", transferee));
+  logger_.info(concat("starts to transfer leadership to ", transferee));
   // The transfer must finish within an election timeout (tick_heartbeat aborts it).
   election_elapsed_ = 0;
   lead_transferee_ = transferee;
   if (pr.match == raft_log_.last_index()) {
     send_timeout_now(transferee);
-    logger_.info(str("sends MsgTimeoutNow to ", transferee,
+    logger_.info(concat("sends MsgTimeoutNow to ", transferee,
                      " immediately as it already has an up-to-date log"));
   } else {
     send_append(transferee);
@@ -1046,7 +1024,7 @@ std::error_code Raft::step_candidate(const Message& m) {
                                        : eraftpb::MsgRequestVoteResponse;
   switch (m.msg_type()) {
     case eraftpb::MsgPropose:
-      logger_.info(str("no leader at term ", term_, "; dropping proposal"));
+      logger_.info(concat("no leader at term ", term_, "; dropping proposal"));
       return Error::kProposalDropped;
     case eraftpb::MsgAppend:
       become_follower(m.term(), m.from());  // a leader of this term exists
@@ -1061,7 +1039,7 @@ std::error_code Raft::step_candidate(const Message& m) {
       handle_snapshot(m);
       return {};
     case eraftpb::MsgTimeoutNow:
-      logger_.debug(str("ignored MsgTimeoutNow from ", m.from(), " as a candidate"));
+      logger_.debug(concat("ignored MsgTimeoutNow from ", m.from(), " as a candidate"));
       return {};
     default:
       break;
@@ -1092,11 +1070,11 @@ std::error_code Raft::step_follower(const Message& m) {
   switch (m.msg_type()) {
     case eraftpb::MsgPropose: {
       if (lead_ == kNone) {
-        logger_.info(str("no leader at term ", term_, "; dropping proposal"));
+        logger_.info(concat("no leader at term ", term_, "; dropping proposal"));
         return Error::kProposalDropped;
       }
       if (config_.disable_proposal_forwarding) {
-        logger_.info(str("not forwarding to leader ", lead_, " at term ", term_,
+        logger_.info(concat("not forwarding to leader ", lead_, " at term ", term_,
                          "; dropping proposal"));
         return Error::kProposalDropped;
       }
@@ -1120,7 +1098,7 @@ std::error_code Raft::step_follower(const Message& m) {
       return {};
     case eraftpb::MsgTransferLeader: {
       if (lead_ == kNone) {
-        logger_.info(str("no leader at term ", term_, "; dropping leader transfer msg"));
+        logger_.info(concat("no leader at term ", term_, "; dropping leader transfer msg"));
         return Error::kProposalDropped;
       }
       forward_to_leader(m);
@@ -1132,18 +1110,18 @@ std::error_code Raft::step_follower(const Message& m) {
         // The append that told us a configuration change committed (often the leader's own
         // removal) arrived just before; campaign as soon as it is applied rather than lose
         // the hand-off and wait for an election timeout.
-        logger_.info(str("received MsgTimeoutNow from ", m.from(),
+        logger_.info(concat("received MsgTimeoutNow from ", m.from(),
                          "; will campaign once committed configuration changes are applied"));
         campaign_when_applied_ = true;
         return {};
       }
-      logger_.info(str("received MsgTimeoutNow from ", m.from(),
+      logger_.info(concat("received MsgTimeoutNow from ", m.from(),
                        " and starts an election to get leadership"));
       hup(CampaignType::kTransfer);
       return {};
     case eraftpb::MsgReadIndex: {
       if (lead_ == kNone) {
-        logger_.info(str("no leader at term ", term_, "; dropping index reading msg"));
+        logger_.info(concat("no leader at term ", term_, "; dropping index reading msg"));
         return Error::kProposalDropped;
       }
       forward_to_leader(m);
@@ -1151,7 +1129,7 @@ std::error_code Raft::step_follower(const Message& m) {
     }
     case eraftpb::MsgReadIndexResp:
       if (m.entries_size() != 1) {
-        logger_.error(str("invalid format of MsgReadIndexResp from ", m.from(),
+        logger_.error(concat("invalid format of MsgReadIndexResp from ", m.from(),
                           ", entries count: ", m.entries_size()));
         return Error::kInvalidMessage;
       }
@@ -1224,7 +1202,7 @@ void Raft::handle_append_entries(const Message& m) {
   // log_term: the leader's log cannot match ours above it (§5.3 optimisation).
   const uint64_t hint_index = std::min(m.index(), raft_log_.last_index());
   const auto [index, term] = raft_log_.find_conflict_by_term(hint_index, m.log_term());
-  logger_.debug(str("rejected MsgAppend [logterm ", m.log_term(), ", index ", m.index(),
+  logger_.debug(concat("rejected MsgAppend [logterm ", m.log_term(), ", index ", m.index(),
                     "] from ", m.from(), ", hint ", index, "/", term));
   resp.set_index(m.index());
   resp.set_reject(true);
@@ -1236,7 +1214,7 @@ void Raft::handle_append_entries(const Message& m) {
 void Raft::handle_heartbeat(const Message& m) {
   if (m.commit() > raft_log_.last_index()) {
     // A correct leader never sends a commit past what we matched; do not trust it.
-    logger_.warn(str("ignored commit ", m.commit(), " from ", m.from(), " past last index ",
+    logger_.warn(concat("ignored commit ", m.commit(), " from ", m.from(), " past last index ",
                      raft_log_.last_index()));
   } else if (m.commit() > raft_log_.committed()) {
     raft_log_.commit_to(m.commit());
@@ -1253,11 +1231,11 @@ void Raft::handle_snapshot(const Message& m) {
   resp.set_msg_type(eraftpb::MsgAppendResponse);
   resp.set_to(m.from());
   if (!is_empty_snapshot(m.snapshot()) && restore(m.snapshot())) {
-    logger_.info(str("restored snapshot ", m.snapshot().metadata().index(), "/",
+    logger_.info(concat("restored snapshot ", m.snapshot().metadata().index(), "/",
                      m.snapshot().metadata().term()));
     resp.set_index(raft_log_.last_index());
   } else {
-    logger_.info(str("ignored snapshot ", m.snapshot().metadata().index(), "/",
+    logger_.info(concat("ignored snapshot ", m.snapshot().metadata().index(), "/",
                      m.snapshot().metadata().term()));
     resp.set_index(raft_log_.committed());
   }
@@ -1282,13 +1260,13 @@ bool Raft::restore(const Snapshot& s) {
   };
   if (!in(cs.voters()) && !in(cs.learners()) && !in(cs.voters_outgoing())) {
     // Probably a snapshot from a configuration this node was removed from, or a stray one.
-    logger_.warn(str("attempted to restore snapshot but it is not in the ConfState ",
+    logger_.warn(concat("attempted to restore snapshot but it is not in the ConfState ",
                      describe(cs), "; should never happen"));
     return false;
   }
   if (pending_request_snapshot_ == 0 && raft_log_.match_term(meta.index(), meta.term())) {
     // We already have every entry of the snapshot: just fast-forward the commit index.
-    logger_.info(str("fast-forwarded commit to snapshot ", meta.index(), "/", meta.term()));
+    logger_.info(concat("fast-forwarded commit to snapshot ", meta.index(), "/", meta.term()));
     raft_log_.commit_to(meta.index());
     return false;
   }
@@ -1296,7 +1274,7 @@ bool Raft::restore(const Snapshot& s) {
   ProgressTracker fresh(trk_.max_inflight(), trk_.max_inflight_bytes());
   ConfChangeResult restored = restore_conf_state(fresh, meta.index(), cs);
   if (!restored.ok()) {
-    logger_.error(str("rejected snapshot with invalid ConfState ", describe(cs), ": ",
+    logger_.error(concat("rejected snapshot with invalid ConfState ", describe(cs), ": ",
                       restored.error));
     return false;
   }
@@ -1306,7 +1284,7 @@ bool Raft::restore(const Snapshot& s) {
   switch_to_config(std::move(restored.config), std::move(restored.progress));
   Progress& self = trk_.progress.at(id_);
   self.maybe_update(self.next - 1);
-  logger_.info(str("switched to configuration ", trk_.config.describe()));
+  logger_.info(concat("switched to configuration ", trk_.config.describe()));
   return true;
 }
 
@@ -1326,7 +1304,7 @@ ConfState Raft::apply_conf_change(const ConfChangeV2& cc) {
   if (!result.ok()) {
     // Every node applies the same entry and reaches the same verdict, so skipping it keeps the
     // cluster consistent.
-    logger_.error(str("ignored invalid configuration change: ", result.error));
+    logger_.error(concat("ignored invalid configuration change: ", result.error));
     return trk_.conf_state();
   }
   return switch_to_config(std::move(result.config), std::move(result.progress));
@@ -1335,7 +1313,7 @@ ConfState Raft::apply_conf_change(const ConfChangeV2& cc) {
 ConfState Raft::switch_to_config(TrackerConfig config, ProgressMap progress) {
   trk_.config = std::move(config);
   trk_.progress = std::move(progress);
-  logger_.info(str("switched to configuration ", trk_.config.describe()));
+  logger_.info(concat("switched to configuration ", trk_.config.describe()));
   ConfState cs = trk_.conf_state();
   if ((state_ == StateRole::kCandidate || state_ == StateRole::kPreCandidate) &&
       removed_from_voters()) {
@@ -1382,7 +1360,7 @@ void Raft::hand_off_leadership() {
     }
   }
   if (best == kNone) return;
-  logger_.info(str("removed from the voters; handing leadership to ", best));
+  logger_.info(concat("removed from the voters; handing leadership to ", best));
   election_elapsed_ = 0;
   lead_transferee_ = best;
   if (best_match == raft_log_.last_index()) {

@@ -8,13 +8,6 @@
 namespace raft {
 namespace {
 
-template <typename... Parts>
-std::string cat(const Parts&... parts) {
-  std::ostringstream os;
-  (os << ... << parts);
-  return os.str();
-}
-
 // Appends [begin, end) to `out` while the total size stays within max_size, but always at least
 // one entry into an empty `out` (so a single oversized entry still makes progress). `size` is the
 // size of `out` so far and is kept up to date. Returns false if it stopped before `end`.
@@ -49,12 +42,12 @@ std::optional<uint64_t> RaftLog::maybe_append(uint64_t index, uint64_t log_term,
   const uint64_t conflict = find_conflict(entries);
   if (conflict != 0) {
     if (conflict <= committed_) {
-      logger_->fatal(cat("entry ", conflict, " conflicts with committed entry [committed(",
+      logger_->fatal(concat("entry ", conflict, " conflicts with committed entry [committed(",
                          committed_, ")]"));
     }
     const uint64_t first_new = index + 1;
     if (conflict < first_new || conflict - first_new >= entries.size()) {
-      logger_->fatal(cat("conflict index ", conflict, " is out of range [", first_new, ", ",
+      logger_->fatal(concat("conflict index ", conflict, " is out of range [", first_new, ", ",
                          last_new, "]"));
     }
     // Entries before the conflict are already here with the same terms: rewriting them would
@@ -72,7 +65,7 @@ uint64_t RaftLog::append(const EntryVec& entries) {
   if (entries.empty()) return last_index();
   const uint64_t after = entries.front().index() - 1;
   if (after < committed_) {
-    logger_->fatal(cat("after(", after, ") is out of range [committed(", committed_, ")]"));
+    logger_->fatal(concat("after(", after, ") is out of range [committed(", committed_, ")]"));
   }
   unstable_.truncate_and_append(entries);
   return last_index();
@@ -82,7 +75,7 @@ uint64_t RaftLog::find_conflict(const EntryVec& entries) const {
   for (const Entry& e : entries) {
     if (match_term(e.index(), e.term())) continue;
     if (e.index() <= last_index() && logger_->enabled(LogLevel::kInfo)) {
-      logger_->info(cat("found conflict at index ", e.index(), " [existing term: ",
+      logger_->info(concat("found conflict at index ", e.index(), " [existing term: ",
                         zero_term_on_err_compacted(e.index()), ", conflicting term: ", e.term(),
                         "]"));
     }
@@ -116,7 +109,7 @@ uint64_t RaftLog::last_index() const {
 uint64_t RaftLog::last_term() const {
   const auto t = term(last_index());
   if (!t) {
-    logger_->fatal(cat("unexpected error when getting the last term (", t.error().message(), ")"));
+    logger_->fatal(concat("unexpected error when getting the last term (", t.error().message(), ")"));
   }
   return *t;
 }
@@ -136,7 +129,7 @@ uint64_t RaftLog::zero_term_on_err_compacted(uint64_t i) const {
   const auto t = term(i);
   if (t) return *t;
   if (t.error() == Error::kCompacted || t.error() == Error::kUnavailable) return 0;
-  logger_->fatal(cat("unexpected error when getting the term of ", i, " (", t.error().message(),
+  logger_->fatal(concat("unexpected error when getting the term of ", i, " (", t.error().message(),
                      ")"));
 }
 
@@ -152,12 +145,12 @@ Result<EntryVec> RaftLog::entries(uint64_t i, uint64_t max_size) const {
 }
 
 Result<EntryVec> RaftLog::slice(uint64_t lo, uint64_t hi, uint64_t max_size) const {
-  if (lo > hi) logger_->fatal(cat("invalid slice ", lo, " > ", hi));
+  if (lo > hi) logger_->fatal(concat("invalid slice ", lo, " > ", hi));
   const uint64_t first = first_index();
   if (lo < first) return Error::kCompacted;
   const uint64_t last = last_index();
   if (hi > last + 1) {
-    logger_->fatal(cat("slice[", lo, ",", hi, ") out of bound [", first, ",", last, "]"));
+    logger_->fatal(concat("slice[", lo, ",", hi, ") out of bound [", first, ",", last, "]"));
   }
   if (lo == hi) return EntryVec{};
 
@@ -169,7 +162,7 @@ Result<EntryVec> RaftLog::slice(uint64_t lo, uint64_t hi, uint64_t max_size) con
     auto stable = storage_.entries(lo, cut, max_size);
     if (!stable) {
       if (stable.error() == Error::kUnavailable) {
-        logger_->fatal(cat("entries[", lo, ",", cut, ") is unavailable from storage"));
+        logger_->fatal(concat("entries[", lo, ",", cut, ") is unavailable from storage"));
       }
       return stable.error();  // kCompacted (a racing compaction) or a storage failure
     }
@@ -183,7 +176,7 @@ Result<EntryVec> RaftLog::slice(uint64_t lo, uint64_t hi, uint64_t max_size) con
   const uint64_t from = std::max(lo, offset) - offset;
   const uint64_t to = hi - offset;
   if (to > held.size()) {
-    logger_->fatal(cat("unstable.slice[", from + offset, ",", hi, ") out of bound [", offset, ",",
+    logger_->fatal(concat("unstable.slice[", from + offset, ",", hi, ") out of bound [", offset, ",",
                        offset + held.size(), "]"));
   }
   append_within(out, size, held.begin() + static_cast<std::ptrdiff_t>(from),
@@ -197,7 +190,7 @@ EntryVec RaftLog::all_entries() const {
     auto all = entries(first_index(), kNoLimit);
     if (all) return std::move(*all);
     if (all.error() != Error::kCompacted) {
-      logger_->fatal(cat("unexpected error reading the whole log (", all.error().message(), ")"));
+      logger_->fatal(concat("unexpected error reading the whole log (", all.error().message(), ")"));
     }
   }
 }
@@ -220,7 +213,7 @@ bool RaftLog::maybe_commit(uint64_t max_index, uint64_t term) {
 void RaftLog::commit_to(uint64_t to) {
   if (to <= committed_) return;  // never decrease commit
   if (to > last_index()) {
-    logger_->fatal(cat("tocommit(", to, ") is out of range [lastIndex(", last_index(),
+    logger_->fatal(concat("tocommit(", to, ") is out of range [lastIndex(", last_index(),
                        ")]. Was the raft log corrupted, truncated, or lost?"));
   }
   committed_ = to;
@@ -247,7 +240,7 @@ EntryVec RaftLog::next_committed_entries() const {
       applying_size_ >= max_applying_size_ ? 0 : max_applying_size_ - applying_size_;
   auto ents = slice(lo, hi, budget);
   if (!ents) {
-    logger_->fatal(cat("unexpected error when getting unapplied entries [", lo, ",", hi, ") (",
+    logger_->fatal(concat("unexpected error when getting unapplied entries [", lo, ",", hi, ") (",
                        ents.error().message(), ")"));
   }
   return std::move(*ents);
@@ -255,7 +248,7 @@ EntryVec RaftLog::next_committed_entries() const {
 
 void RaftLog::accept_applying(uint64_t index, uint64_t size) {
   if (index > committed_ || index < applying_) {
-    logger_->fatal(cat("applying(", index, ") is out of range [prevApplying(", applying_,
+    logger_->fatal(concat("applying(", index, ") is out of range [prevApplying(", applying_,
                        "), committed(", committed_, ")]"));
   }
   applying_ = index;
@@ -271,7 +264,7 @@ void RaftLog::accept_applying(uint64_t index, uint64_t size) {
 
 void RaftLog::applied_to(uint64_t index) {
   if (index > committed_ || index < applied_) {
-    logger_->fatal(cat("applied(", index, ") is out of range [prevApplied(", applied_,
+    logger_->fatal(concat("applied(", index, ") is out of range [prevApplied(", applied_,
                        "), committed(", committed_, ")]"));
   }
   applied_ = index;
@@ -292,10 +285,10 @@ Result<Snapshot> RaftLog::snapshot(uint64_t request_index) const {
 void RaftLog::restore(const Snapshot& snapshot) {
   const uint64_t index = snapshot.metadata().index();
   if (index < committed_) {
-    logger_->fatal(cat("snapshot index ", index, " is below committed(", committed_, ")"));
+    logger_->fatal(concat("snapshot index ", index, " is below committed(", committed_, ")"));
   }
   if (logger_->enabled(LogLevel::kInfo)) {
-    logger_->info(cat("log [committed=", committed_, ", applied=", applied_, ", unstable.offset=",
+    logger_->info(concat("log [committed=", committed_, ", applied=", applied_, ", unstable.offset=",
                       unstable_.offset(), ", len(unstable.entries)=", unstable_.entries().size(),
                       "] starts to restore snapshot [index: ", index,
                       ", term: ", snapshot.metadata().term(), "]"));
@@ -306,7 +299,7 @@ void RaftLog::restore(const Snapshot& snapshot) {
 
 void RaftLog::set_applied(uint64_t applied) {
   if (applied > committed_ || applied < applied_) {
-    logger_->fatal(cat("applied(", applied, ") is out of range [prevApplied(", applied_,
+    logger_->fatal(concat("applied(", applied, ") is out of range [prevApplied(", applied_,
                        "), committed(", committed_, ")]"));
   }
   applied_ = applied;

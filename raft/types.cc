@@ -109,6 +109,11 @@ std::string describe(const ConfState& cs) {
   return os.str();
 }
 
+bool is_conf_change_entry(const Entry& e) noexcept {
+  return e.entry_type() == eraftpb::EntryConfChange ||
+         e.entry_type() == eraftpb::EntryConfChangeV2;
+}
+
 bool is_empty_snapshot(const Snapshot& s) noexcept { return s.metadata().index() == 0; }
 
 }  // namespace raft

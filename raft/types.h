@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,17 @@ std::string describe(const Message& m);
 std::string describe(const Entry& e);
 std::string describe(const HardState& hs);
 std::string describe(const ConfState& cs);
+
+// Joins the parts as an ostream would print them: log and error messages.
+template <typename... Parts>
+std::string concat(const Parts&... parts) {
+  std::ostringstream os;
+  (os << ... << parts);
+  return os.str();
+}
+
+// An entry of type EntryConfChange or EntryConfChangeV2.
+bool is_conf_change_entry(const Entry& e) noexcept;
 
 // A snapshot at index 0 stands for "no snapshot".
 bool is_empty_snapshot(const Snapshot& s) noexcept;

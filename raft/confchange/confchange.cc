@@ -320,4 +320,14 @@ bool enters_joint(const ConfChangeV2& cc, bool* auto_leave) {
 
 bool leaves_joint(const ConfChangeV2& cc) { return cc.changes_size() == 0; }
 
+bool decode_conf_change(const Entry& e, ConfChangeV2* out) {
+  if (e.entry_type() == eraftpb::EntryConfChange) {
+    ConfChange cc;
+    if (!cc.ParseFromString(e.data())) return false;
+    *out = to_conf_change_v2(cc);
+    return true;
+  }
+  return e.entry_type() == eraftpb::EntryConfChangeV2 && out->ParseFromString(e.data());
+}
+
 }  // namespace raft

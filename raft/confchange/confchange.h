@@ -81,5 +81,8 @@ bool enters_joint(const ConfChangeV2& cc, bool* auto_leave);
 // A ConfChangeV2 without changes leaves a joint configuration, whatever its transition and
 // context. (etcd raft differs here: there Implicit/Explicit without changes enters joint.)
 bool leaves_joint(const ConfChangeV2& cc);
+// Decodes a configuration-change entry (either type) into its V2 form; false if the entry is
+// not one or its payload does not parse.
+bool decode_conf_change(const Entry& e, ConfChangeV2* out);
 
 }  // namespace raft

@@ -9,27 +9,6 @@
 namespace raft::testing {
 namespace {
 
-std::string str(auto&&... parts) {
-  std::ostringstream os;
-  (os << ... << parts);
-  return os.str();
-}
-
-bool is_conf_change(const Entry& e) {
-  return e.entry_type() == eraftpb::EntryConfChange ||
-         e.entry_type() == eraftpb::EntryConfChangeV2;
-}
-
-bool decode_conf_change(const Entry& e, ConfChangeV2* out) {
-  if (e.entry_type() == eraftpb::EntryConfChange) {
-    ConfChange cc;
-    if (!cc.ParseFromString(e.data())) return false;
-    *out = to_conf_change_v2(cc);
-    return true;
-  }
-  return out->ParseFromString(e.data());
-}
-
 std::string describe_entries(const EntryVec& entries) {
   std::string out;
   for (const auto& e : entries) {
@@ -70,7 +49,7 @@ std::string describe_changes(const ConfChangeV2& cc) {
 
 std::string describe_entry(const Entry& e) {
   std::string out = describe(e);
-  if (is_conf_change(e)) {
+  if (is_conf_change_entry(e)) {
     ConfChangeV2 cc;
     out += decode_conf_change(e, &cc) ? " " + describe_changes(cc) : " (undecodable)";
   }
@@ -82,7 +61,7 @@ std::string describe_entry(const Entry& e) {
 void CaptureLogger::log(LogLevel level, uint64_t node_id, uint64_t term, std::string_view message) {
   if (level < min_) return;
   std::string& out = sink_ != nullptr ? *sink_ : buf_;
-  out += str(to_string(level), ' ', node_id, " term=", term, ": ", message, '\n');
+  out += concat(to_string(level), ' ', node_id, " term=", term, ": ", message, '\n');
 }
 
 std::string CaptureLogger::take() {
@@ -170,7 +149,7 @@ void Cluster::start(NodeState& n, uint64_t applied) {
 
 void Cluster::add_node(uint64_t id) {
   if (id == kNone) throw std::invalid_argument("node id 0");
-  if (nodes_.contains(id)) throw std::logic_error(str("node ", id, " already exists"));
+  if (nodes_.contains(id)) throw std::logic_error(concat("node ", id, " already exists"));
   const ConfState cs = initial_conf_state(options_);
   auto n = std::make_unique<NodeState>();
   n->id = id;
@@ -179,26 +158,26 @@ void Cluster::add_node(uint64_t id) {
   NodeState& ref = *n;
   nodes_[id] = std::move(n);
   start(ref, 0);
-  event(str(id, ": added"));
+  event(concat(id, ": added"));
 }
 
 // --- Lookup -------------------------------------------------------------------------------
 
 Cluster::NodeState& Cluster::state(uint64_t id) {
   auto it = nodes_.find(id);
-  if (it == nodes_.end()) throw std::logic_error(str("no node ", id));
+  if (it == nodes_.end()) throw std::logic_error(concat("no node ", id));
   return *it->second;
 }
 
 const Cluster::NodeState& Cluster::state(uint64_t id) const {
   auto it = nodes_.find(id);
-  if (it == nodes_.end()) throw std::logic_error(str("no node ", id));
+  if (it == nodes_.end()) throw std::logic_error(concat("no node ", id));
   return *it->second;
 }
 
 Cluster::NodeState& Cluster::live(uint64_t id) {
   NodeState& n = state(id);
-  if (!n.node) throw std::logic_error(str("node ", id, " is crashed"));
+  if (!n.node) throw std::logic_error(concat("node ", id, " is crashed"));
   return n;
 }
 
@@ -217,7 +196,7 @@ RawNode& Cluster::node(uint64_t id) { return *live(id).node; }
 
 const RawNode& Cluster::node(uint64_t id) const {
   const NodeState& n = state(id);
-  if (!n.node) throw std::logic_error(str("node ", id, " is crashed"));
+  if (!n.node) throw std::logic_error(concat("node ", id, " is crashed"));
   return *n.node;
 }
 
@@ -324,12 +303,12 @@ std::error_code Cluster::compact(uint64_t id, uint64_t index) {
   // A state machine can only snapshot what it has applied.
   if (index > n.applied_index) return Error::kUnavailable;
   const ConfState cs = n.conf_at(index);
-  auto snap = n.storage->create_snapshot(index, &cs, str("snapshot@", index));
+  auto snap = n.storage->create_snapshot(index, &cs, concat("snapshot@", index));
   if (!snap) return snap.error();
   // create_snapshot made cs the stored ConfState; the state machine's is the latest applied.
   n.storage->set_conf_state(n.conf_at(n.applied_index));
   if (auto ec = n.storage->compact(index)) return ec;
-  event(str(id, ": compacted to ", index, "/", snap->metadata().term()));
+  event(concat(id, ": compacted to ", index, "/", snap->metadata().term()));
   return {};
 }
 
@@ -345,7 +324,7 @@ void Cluster::record_appended(NodeState& n, const EntryVec& entries) {
     const LogEntryId& seen = it->second;
     if (seen.prev_term != id.prev_term || seen.type != id.type || seen.data_hash != id.data_hash) {
       violation(n.id, n.node->raft().term(),
-                str("Log Matching: node ", n.id, " appended ", describe_entry(e),
+                concat("Log Matching: node ", n.id, " appended ", describe_entry(e),
                     " after term ", prev_term, ", but node ", seen.node,
                     " holds a different entry ", e.term(), "/", e.index(), " after term ",
                     seen.prev_term));
@@ -362,18 +341,18 @@ bool Cluster::handle_ready(uint64_t id) {
 
   if (recording()) {
     if (rd.soft_state) {
-      std::string line = str(id, ": became ", to_string(rd.soft_state->role), " term=",
+      std::string line = concat(id, ": became ", to_string(rd.soft_state->role), " term=",
                              rn.raft().term());
       if (rd.soft_state->role == StateRole::kFollower && rd.soft_state->leader_id != kNone) {
-        line += str(" leader=", rd.soft_state->leader_id);
+        line += concat(" leader=", rd.soft_state->leader_id);
       }
       event(line);
     }
-    std::string header = str(id, ": Ready #", rd.number);
+    std::string header = concat(id, ": Ready #", rd.number);
     if (rd.hard_state) header += " HardState " + describe(*rd.hard_state);
     event(header);
     if (rd.snapshot) {
-      event(str("  snapshot: ", rd.snapshot->metadata().index(), "/",
+      event(concat("  snapshot: ", rd.snapshot->metadata().index(), "/",
                 rd.snapshot->metadata().term(), " ",
                 describe(rd.snapshot->metadata().conf_state())));
     }
@@ -382,7 +361,7 @@ bool Cluster::handle_ready(uint64_t id) {
       event("  committed: " + describe_entries(rd.committed_entries));
     }
     for (const auto& rs : rd.read_states) {
-      event(str("  read state: index=", rs.index, " ctx=", rs.request_ctx));
+      event(concat("  read state: index=", rs.index, " ctx=", rs.request_ctx));
     }
   }
 
@@ -393,11 +372,11 @@ bool Cluster::handle_ready(uint64_t id) {
   if (options_.sync_persistence) {
     if (rd.snapshot) {
       if (auto ec = n.storage->apply_snapshot(*rd.snapshot)) {
-        throw std::logic_error(str("node ", id, ": storing snapshot: ", ec.message()));
+        throw std::logic_error(concat("node ", id, ": storing snapshot: ", ec.message()));
       }
     }
     if (auto ec = n.storage->append(rd.entries)) {
-      throw std::logic_error(str("node ", id, ": storing entries: ", ec.message()));
+      throw std::logic_error(concat("node ", id, ": storing entries: ", ec.message()));
     }
     if (rd.hard_state) n.storage->set_hard_state(*rd.hard_state);
     for (const auto& m : rd.persisted_messages) send(id, m, "send after write");
@@ -438,18 +417,18 @@ bool Cluster::persist_one(uint64_t id) {
   n.disk.pop_front();
   if (w.snapshot) {
     if (auto ec = n.storage->apply_snapshot(*w.snapshot)) {
-      throw std::logic_error(str("node ", id, ": storing snapshot: ", ec.message()));
+      throw std::logic_error(concat("node ", id, ": storing snapshot: ", ec.message()));
     }
   }
   if (auto ec = n.storage->append(w.entries)) {
-    throw std::logic_error(str("node ", id, ": storing entries: ", ec.message()));
+    throw std::logic_error(concat("node ", id, ": storing entries: ", ec.message()));
   }
   if (w.hard_state) n.storage->set_hard_state(*w.hard_state);
   n.node->on_persist_ready(w.number);
   // A Ready with nothing to write still goes through the disk, to keep the order; it is only
   // worth a line if it held messages back.
   if (w.snapshot || !w.entries.empty() || w.hard_state || !w.messages.empty()) {
-    event(str(id, ": persisted Ready #", w.number));
+    event(concat(id, ": persisted Ready #", w.number));
   }
   for (const auto& m : w.messages) send(id, m, "send");
   // The state machine restores a snapshot once it is durable.
@@ -475,11 +454,11 @@ bool Cluster::apply_one(uint64_t id) {
   NodeState::ApplyBatch b = std::move(n.to_apply.front());
   n.to_apply.pop_front();
   if (b.snapshot) {
-    event(str(id, ": applying snapshot ", b.snapshot->metadata().index(), "/",
+    event(concat(id, ": applying snapshot ", b.snapshot->metadata().index(), "/",
               b.snapshot->metadata().term()));
     apply_snapshot(n, *b.snapshot);
   } else {
-    if (recording()) event(str(id, ": applying ", describe_entries(b.entries)));
+    if (recording()) event(concat(id, ": applying ", describe_entries(b.entries)));
     apply_committed(n, b.entries);
   }
   after_step(id);
@@ -491,13 +470,13 @@ void Cluster::apply_snapshot(NodeState& n, const Snapshot& snap) {
   const uint64_t term = snap.metadata().term();
   if (index <= n.applied_index) {
     violation(n.id, n.node->raft().term(),
-              str("node ", n.id, " restores snapshot ", index, "/", term,
+              concat("node ", n.id, " restores snapshot ", index, "/", term,
                   " at or below its applied index ", n.applied_index));
   }
   auto it = committed_.find(index);
   if (it != committed_.end() && it->second.entry.term != term) {
     violation(n.id, n.node->raft().term(),
-              str("State Machine Safety: node ", n.id, " restores snapshot ", index, "/", term,
+              concat("State Machine Safety: node ", n.id, " restores snapshot ", index, "/", term,
                   " but node ", it->second.node, " applied term ", it->second.entry.term,
                   " at that index"));
   }
@@ -516,15 +495,15 @@ void Cluster::apply_committed(NodeState& n, const EntryVec& entries) {
   const uint64_t max_term = max_live_term();
   for (const auto& e : entries) {
     record_applied(n, e, max_term);
-    if (is_conf_change(e)) {
+    if (is_conf_change_entry(e)) {
       ConfChangeV2 cc;
       if (!decode_conf_change(e, &cc)) {
-        throw std::logic_error(str("node ", n.id, ": undecodable conf change ", describe(e)));
+        throw std::logic_error(concat("node ", n.id, ": undecodable conf change ", describe(e)));
       }
       const ConfState cs = n.node->apply_conf_change(cc);
       n.storage->set_conf_state(cs);
       n.conf_history[e.index()] = cs;
-      event(str("  applied conf change ", describe_changes(cc), ": ", describe(cs)));
+      event(concat("  applied conf change ", describe_changes(cc), ": ", describe(cs)));
     }
   }
   if (!entries.empty()) n.node->advance_apply_to(entries.back().index());
@@ -534,7 +513,7 @@ void Cluster::record_applied(NodeState& n, const Entry& e, uint64_t max_term) {
   const uint64_t term = n.node->raft().term();
   if (e.index() != n.applied_index + 1) {
     violation(n.id, term,
-              str("node ", n.id, " applies ", describe_entry(e), " after index ", n.applied_index));
+              concat("node ", n.id, " applies ", describe_entry(e), " after index ", n.applied_index));
   }
   n.applied_index = e.index();
   auto [it, inserted] = committed_.emplace(
@@ -544,13 +523,13 @@ void Cluster::record_applied(NodeState& n, const Entry& e, uint64_t max_term) {
     const AppliedEntry& first = it->second.entry;
     if (first.term != e.term() || first.type != e.entry_type() || first.data != e.data()) {
       violation(n.id, term,
-                str("State Machine Safety: node ", n.id, " applied ", describe_entry(e),
+                concat("State Machine Safety: node ", n.id, " applied ", describe_entry(e),
                     " but node ", it->second.node, " applied term ", first.term, " data \"",
                     first.data, "\" at that index"));
     }
   }
   // The state machine's record: entries that do something (not a leader's empty entry).
-  if (is_conf_change(e) || !e.data().empty()) {
+  if (is_conf_change_entry(e) || !e.data().empty()) {
     n.applied.push_back({e.index(), e.term(), e.entry_type(), e.data(), false});
   }
 }
@@ -561,7 +540,7 @@ void Cluster::send(uint64_t sender, const Message& m, std::string_view label) {
   auto it = nodes_.find(m.to());
   const bool down = it != nodes_.end() && it->second->node == nullptr;
   if (recording()) {
-    event(str("  ", label, ": ", describe(m), down ? " [dropped: receiver down]" : ""));
+    event(concat("  ", label, ": ", describe(m), down ? " [dropped: receiver down]" : ""));
   }
   if (down) {
     drop_message(m, nullptr);
@@ -602,10 +581,10 @@ bool Cluster::dropped(const Message& m, uint64_t sender) {
 }
 
 void Cluster::drop_message(const Message& m, const char* why) {
-  if (why != nullptr && recording()) event(str("dropped (", why, "): ", describe(m)));
+  if (why != nullptr && recording()) event(concat("dropped (", why, "): ", describe(m)));
   // A transport learns that a snapshot did not arrive and tells the sender.
   if (m.msg_type() == eraftpb::MsgSnapshot && alive(m.from())) {
-    event(str(m.from(), ": snapshot to ", m.to(), " failed"));
+    event(concat(m.from(), ": snapshot to ", m.to(), " failed"));
     report_snapshot(m.from(), m.to(), false);
   }
 }
@@ -620,7 +599,7 @@ void Cluster::deliver_message(const Message& m, uint64_t sender, bool explicit_c
   }
   if (explicit_call && recording()) event("deliver: " + describe(m));
   auto ec = nodes_.at(m.to())->node->step(m);
-  if (ec && recording()) event(str(m.to(), ": error stepping ", describe(m), ": ", ec.message()));
+  if (ec && recording()) event(concat(m.to(), ": error stepping ", describe(m), ": ", ec.message()));
   after_step(m.to());
 }
 
@@ -676,7 +655,7 @@ int Cluster::stabilize_impl(const std::set<uint64_t>* only, int max_rounds) {
     for (const auto& [m, sender] : batch) deliver_message(m, sender, false);
     if (!moved && batch.empty()) return round;
   }
-  throw std::runtime_error(str("cluster did not stabilize within ", max_rounds, " rounds"));
+  throw std::runtime_error(concat("cluster did not stabilize within ", max_rounds, " rounds"));
 }
 
 // --- Faults -------------------------------------------------------------------------------
@@ -734,11 +713,11 @@ void Cluster::crash(uint64_t id) {
   n.read_states.clear();
   auto purged =
       take_in_flight([&](const Message& m, uint64_t sender) { return m.to() == id || sender == id; });
-  event(str(id, ": crashed (", lost_writes, " unpersisted Readies lost, ", purged.size(),
+  event(concat(id, ": crashed (", lost_writes, " unpersisted Readies lost, ", purged.size(),
             " messages in flight dropped)"));
   for (const auto& [m, sender] : purged) {
     if (m.msg_type() == eraftpb::MsgSnapshot && alive(m.from())) {
-      event(str(m.from(), ": snapshot to ", m.to(), " failed"));
+      event(concat(m.from(), ": snapshot to ", m.to(), " failed"));
       report_snapshot(m.from(), m.to(), false);
     }
   }
@@ -746,14 +725,14 @@ void Cluster::crash(uint64_t id) {
 
 void Cluster::restart(uint64_t id) {
   NodeState& n = state(id);
-  if (n.node) throw std::logic_error(str("node ", id, " is not crashed"));
+  if (n.node) throw std::logic_error(concat("node ", id, " is not crashed"));
   // An in-memory state machine restarts from the latest snapshot and replays the log.
   const uint64_t point = n.storage->first_index() - 1;
   if (n.applied_index < point) {
     // The snapshot reached the disk but not the state machine before the crash.
     auto snap = n.storage->snapshot(0);
     if (!snap || snap->metadata().index() != point) {
-      throw std::logic_error(str("node ", id, ": log compacted past what was applied"));
+      throw std::logic_error(concat("node ", id, ": log compacted past what was applied"));
     }
     n.applied.push_back({point, snap->metadata().term(), eraftpb::EntryNormal, snap->data(), true});
     n.conf_history[point] = snap->metadata().conf_state();
@@ -764,7 +743,7 @@ void Cluster::restart(uint64_t id) {
   n.storage->set_conf_state(n.conf_at(point));
   start(n, point);
   const Raft& r = n.node->raft();
-  event(str(id, ": restarted ", describe(r.hard_state()), " applied=", r.log().applied(),
+  event(concat(id, ": restarted ", describe(r.hard_state()), " applied=", r.log().applied(),
             " last=", r.log().last_term(), "/", r.log().last_index(), " ",
             r.tracker().config.describe()));
   after_step(id);
@@ -812,7 +791,7 @@ uint64_t Cluster::max_live_term() const {
 
 void Cluster::violation(uint64_t id, uint64_t term, const std::string& what) {
   logger_.log(LogLevel::kFatal, id, term, what);
-  throw InvariantViolation(str("node ", id, " term ", term, ": ", what));
+  throw InvariantViolation(concat("node ", id, " term ", term, ": ", what));
 }
 
 void Cluster::after_step(uint64_t id) {
@@ -830,7 +809,7 @@ void Cluster::check_safety() {
     if (!inserted) {
       if (it->second != id) {
         violation(id, r.term(),
-                  str("Election Safety: nodes ", it->second, " and ", id, " both lead term ",
+                  concat("Election Safety: nodes ", it->second, " and ", id, " both lead term ",
                       r.term()));
       }
       continue;
@@ -853,9 +832,9 @@ void Cluster::check_leader_completeness(uint64_t id, const Raft& r) {
     if (!term && term.error() == Error::kCompacted) return;
     if (!term || *term != c.entry.term) {
       violation(id, r.term(),
-                str("Leader Completeness: leader ", id, " of term ", r.term(),
+                concat("Leader Completeness: leader ", id, " of term ", r.term(),
                     " lacks entry ", c.entry.term, "/", it->first, " applied by node ", c.node,
-                    " (its log has ", term ? str("term ", *term) : std::string("nothing"),
+                    " (its log has ", term ? concat("term ", *term) : std::string("nothing"),
                     " there)"));
     }
     return;

@@ -10,12 +10,6 @@
 namespace raft::testing {
 namespace {
 
-std::string str(auto&&... parts) {
-  std::ostringstream os;
-  (os << ... << parts);
-  return os.str();
-}
-
 std::vector<std::string> split_lines(std::string_view text) {
   std::vector<std::string> lines;
   size_t start = 0;
@@ -59,7 +53,7 @@ class Args {
   const std::string& name() const { return name_; }
   size_t count() const { return pos_.size(); }
   const std::string& pos(size_t i) const {
-    if (i >= pos_.size()) throw ScriptError(str(name_, ": missing argument ", i + 1));
+    if (i >= pos_.size()) throw ScriptError(concat(name_, ": missing argument ", i + 1));
     return pos_[i];
   }
   uint64_t pos_u64(size_t i) const { return parse_u64(pos(i)); }
@@ -67,7 +61,7 @@ class Args {
   std::vector<uint64_t> ids_from(size_t i) const {
     std::vector<uint64_t> out;
     for (size_t j = i; j < pos_.size(); ++j) out.push_back(parse_u64(pos_[j]));
-    if (out.empty()) throw ScriptError(str(name_, ": missing node id"));
+    if (out.empty()) throw ScriptError(concat(name_, ": missing node id"));
     return out;
   }
 
@@ -86,7 +80,7 @@ class Args {
     if (!v) return def;
     if (*v == "true") return true;
     if (*v == "false") return false;
-    throw ScriptError(str(name_, ": ", k, " must be true or false, not ", *v));
+    throw ScriptError(concat(name_, ": ", k, " must be true or false, not ", *v));
   }
   std::vector<uint64_t> id_list(const std::string& k) {
     auto v = key(k);
@@ -96,10 +90,10 @@ class Args {
   // Throws if a key was given that the command does not take, or too many positionals.
   void done(size_t max_positional = SIZE_MAX) const {
     for (const auto& [k, v] : kv_) {
-      if (!used_.contains(k)) throw ScriptError(str(name_, ": unknown argument ", k, "=", v));
+      if (!used_.contains(k)) throw ScriptError(concat(name_, ": unknown argument ", k, "=", v));
     }
     if (pos_.size() > max_positional) {
-      throw ScriptError(str(name_, ": unexpected argument ", pos_[max_positional]));
+      throw ScriptError(concat(name_, ": unexpected argument ", pos_[max_positional]));
     }
   }
 
@@ -107,7 +101,7 @@ class Args {
     uint64_t v = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec != std::errc() || p != s.data() + s.size()) {
-      throw ScriptError(str(name_, ": not a number: ", s));
+      throw ScriptError(concat(name_, ": not a number: ", s));
     }
     return v;
   }
@@ -211,7 +205,7 @@ Script parse_script(std::string_view text, const std::string& file) {
     ++i;
     while (i < lines.size() && trim_right(lines[i]) != "----") b.body.push_back(lines[i++]);
     if (i == lines.size()) {
-      throw std::runtime_error(str(file, ":", b.line, ": command without a \"----\" line"));
+      throw std::runtime_error(concat(file, ":", b.line, ": command without a \"----\" line"));
     }
     ++i;  // "----"
     while (i < lines.size() && !is_blank(lines[i])) b.expected += trim_right(lines[i++]) + "\n";
@@ -260,7 +254,7 @@ ScriptFileResult run_script_file(const std::string& path, bool rewrite) {
     try {
       actual = runner.run(b);
     } catch (const std::exception& e) {
-      result.error = str(path, ":", b.line, ": ", b.command, ": ", e.what());
+      result.error = concat(path, ":", b.line, ": ", b.command, ": ", e.what());
       outputs.push_back("error: " + std::string(e.what()) + "\n");
       break;
     }
@@ -290,7 +284,7 @@ std::string ScriptRunner::run(const ScriptBlock& block) {
   Args a(block.command);
   const std::string& cmd = a.name();
   if (!block.body.empty()) {
-    throw ScriptError(str(cmd, ": unexpected lines before \"----\" (", block.body.front(), ")"));
+    throw ScriptError(concat(cmd, ": unexpected lines before \"----\" (", block.body.front(), ")"));
   }
   std::string out;  // command-specific output, after the transcript
 
@@ -298,9 +292,9 @@ std::string ScriptRunner::run(const ScriptBlock& block) {
     Cluster& c = cluster();
     const auto ids = c.ids();
     if (std::find(ids.begin(), ids.end(), id) == ids.end()) {
-      throw ScriptError(str(cmd, ": no node ", id));
+      throw ScriptError(concat(cmd, ": no node ", id));
     }
-    if (!c.alive(id)) throw ScriptError(str(cmd, ": node ", id, " is crashed"));
+    if (!c.alive(id)) throw ScriptError(concat(cmd, ": node ", id, " is crashed"));
     return id;
   };
 
@@ -352,7 +346,7 @@ std::string ScriptRunner::run(const ScriptBlock& block) {
     try {
       cluster_ = std::make_unique<Cluster>(std::move(o));
     } catch (const std::invalid_argument& e) {
-      throw ScriptError(str("cluster: ", e.what()));
+      throw ScriptError(concat("cluster: ", e.what()));
     }
   } else if (cmd == "add-node") {
     a.done(1);
@@ -363,7 +357,7 @@ std::string ScriptRunner::run(const ScriptBlock& block) {
   } else if (cmd == "restart") {
     a.done(1);
     const uint64_t id = a.pos_u64(0);
-    if (cluster().alive(id)) throw ScriptError(str("restart: node ", id, " is not crashed"));
+    if (cluster().alive(id)) throw ScriptError(concat("restart: node ", id, " is not crashed"));
     cluster().restart(id);
   } else if (cmd == "tick") {
     a.done(2);
@@ -495,7 +489,7 @@ std::string ScriptRunner::run(const ScriptBlock& block) {
     a.done();
     for (uint64_t id : a.ids_from(0)) {
       // Said in the transcript, so it stays in order with the other nodes' Readies.
-      if (!cluster().handle_ready(node_live(id))) cluster().note(str(id, ": no Ready"));
+      if (!cluster().handle_ready(node_live(id))) cluster().note(concat(id, ": no Ready"));
     }
   } else if (cmd == "persist" || cmd == "apply") {
     a.done(2);
@@ -505,7 +499,7 @@ std::string ScriptRunner::run(const ScriptBlock& block) {
     while (done < n && (cmd == "persist" ? cluster().persist_one(id) : cluster().apply_one(id))) {
       ++done;
     }
-    if (done == 0) out += str(id, ": nothing to ", cmd, "\n");
+    if (done == 0) out += concat(id, ": nothing to ", cmd, "\n");
   } else if (cmd == "deliver-msgs" || cmd == "drop-msgs") {
     const uint64_t n = a.u64("n", UINT64_MAX);
     std::optional<MessageType> type;
@@ -585,7 +579,7 @@ std::string ScriptRunner::run(const ScriptBlock& block) {
     a.done();
     for (uint64_t id : a.ids_from(0)) {
       out += cluster().alive(id) ? cluster().node(id).status().describe() + "\n"
-                                 : str(id, ": crashed\n");
+                                 : concat(id, ": crashed\n");
     }
   } else if (cmd == "raft-log") {
     a.done(1);
@@ -594,7 +588,7 @@ std::string ScriptRunner::run(const ScriptBlock& block) {
     if (c.alive(id)) {
       const RaftLog& log = c.node(id).raft().log();
       if (log.first_index() > 1) {
-        out += str("snapshot ", log.first_index() - 1, "/",
+        out += concat("snapshot ", log.first_index() - 1, "/",
                    log.zero_term_on_err_compacted(log.first_index() - 1), "\n");
       }
       const uint64_t durable = log.persisted_index();
@@ -604,7 +598,7 @@ std::string ScriptRunner::run(const ScriptBlock& block) {
     } else {
       MemoryStorage& s = c.storage(id);
       if (s.first_index() > 1) {
-        out += str("snapshot ", s.first_index() - 1, "/", s.term(s.first_index() - 1).value(),
+        out += concat("snapshot ", s.first_index() - 1, "/", s.term(s.first_index() - 1).value(),
                    "\n");
       }
       auto ents = s.entries(s.first_index(), s.last_index() + 1, kNoLimit);
@@ -614,7 +608,7 @@ std::string ScriptRunner::run(const ScriptBlock& block) {
   } else if (cmd == "applied") {
     a.done(1);
     for (const auto& e : cluster().applied(a.pos_u64(0))) {
-      out += e.snapshot ? str("snapshot ", e.index, "/", e.term, "\n")
+      out += e.snapshot ? concat("snapshot ", e.index, "/", e.term, "\n")
                         : describe_entry(to_entry(e)) + "\n";
     }
     if (out.empty()) out = "(none)\n";
@@ -622,7 +616,7 @@ std::string ScriptRunner::run(const ScriptBlock& block) {
     a.done(1);
     const uint64_t id = a.pos_u64(0);
     for (const auto& rs : cluster().read_states(id)) {
-      out += str("index=", rs.index, " ctx=", rs.request_ctx, "\n");
+      out += concat("index=", rs.index, " ctx=", rs.request_ctx, "\n");
     }
     cluster().clear_read_states(id);
     if (out.empty()) out = "(none)\n";
