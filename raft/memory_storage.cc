@@ -70,7 +70,7 @@ uint64_t MemoryStorage::last_index_locked() const {
   return entries_.front().index() + entries_.size() - 1;
 }
 
-Result<Snapshot> MemoryStorage::snapshot(uint64_t request_index) const {
+Result<Snapshot> MemoryStorage::snapshot(uint64_t request_index, uint64_t /*to*/) const {
   std::lock_guard lock(mu_);
   if (snapshot_unavailable_) return Error::kSnapshotTemporarilyUnavailable;
   // Storage's contract: the snapshot covers request_index. This storage cannot make one on its

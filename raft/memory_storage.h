@@ -34,7 +34,9 @@ class MemoryStorage final : public Storage {
   // kSnapshotTemporarilyUnavailable while set_snapshot_unavailable(true) is in force, and when
   // the stored snapshot is older than a non-zero `request_index` (the driver has to
   // create_snapshot() a newer one first; the core asks again later).
-  Result<Snapshot> snapshot(uint64_t request_index) const override;
+  // It has only one snapshot, so `to` does not change the answer.
+  Result<Snapshot> snapshot(uint64_t request_index, uint64_t to) const override;
+  Result<Snapshot> snapshot(uint64_t request_index) const { return snapshot(request_index, kNone); }
 
   // --- Writes, by the driver after handling a Ready ---
 

@@ -374,7 +374,7 @@ bool Raft::send_snapshot(uint64_t to, Progress& pr, uint64_t request_index) {
     logger_.debug(concat("ignore sending snapshot to ", to, " since it is not recently active"));
     return false;
   }
-  auto snap = raft_log_.snapshot(request_index);
+  auto snap = raft_log_.snapshot(request_index, to);
   if (!snap) {
     if (snap.error() == Error::kSnapshotTemporarilyUnavailable) {
       logger_.debug(concat("failed to send snapshot to ", to, ": temporarily unavailable"));

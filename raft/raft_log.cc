@@ -276,10 +276,10 @@ void RaftLog::applied_to(uint64_t index) {
   applying_paused_ = applying_size_ > 0 && applying_size_ >= max_applying_size_;
 }
 
-Result<Snapshot> RaftLog::snapshot(uint64_t request_index) const {
+Result<Snapshot> RaftLog::snapshot(uint64_t request_index, uint64_t to) const {
   const auto& pending = unstable_.snapshot();
   if (pending && pending->metadata().index() >= request_index) return *pending;
-  return storage_.snapshot(request_index);
+  return storage_.snapshot(request_index, to);
 }
 
 void RaftLog::restore(const Snapshot& snapshot) {

@@ -115,9 +115,9 @@ class RaftLog {
   // while an incoming snapshot is not durable yet.
   uint64_t persisted_index() const;
 
-  // The snapshot to send a follower: the unstable one if it covers request_index, else
+  // The snapshot to send follower `to`: the unstable one if it covers request_index, else
   // Storage's (with its errors).
-  Result<Snapshot> snapshot(uint64_t request_index) const;
+  Result<Snapshot> snapshot(uint64_t request_index, uint64_t to = kNone) const;
 
   // Replaces the log with a snapshot (the follower path of MsgSnapshot): the unstable part holds
   // only the snapshot, and committed becomes its index. applied and applying do not move here:

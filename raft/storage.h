@@ -40,9 +40,12 @@ class Storage {
   // The index of the last entry (the snapshot's index when the log is empty).
   virtual uint64_t last_index() const = 0;
 
-  // The latest snapshot, which must cover at least `request_index` when that is not 0.
-  // kSnapshotTemporarilyUnavailable while one is being built; the core asks again later.
-  virtual Result<Snapshot> snapshot(uint64_t request_index) const = 0;
+  // A snapshot to send to node `to`, which must cover at least `request_index` when that is not
+  // 0, and whose ConfState must list `to` (a node refuses a snapshot of a configuration it is not
+  // in: one taken before it was added will not do; make a fresh one). kNone for `to` means no
+  // particular recipient. kSnapshotTemporarilyUnavailable while one is being built; the core
+  // asks again later.
+  virtual Result<Snapshot> snapshot(uint64_t request_index, uint64_t to) const = 0;
 };
 
 }  // namespace raft
