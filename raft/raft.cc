@@ -1244,9 +1244,20 @@ void Raft::handle_snapshot(const Message& m) {
 
 bool Raft::restore(const Snapshot& s) {
   const SnapshotMetadata& meta = s.metadata();
-  // A snapshot at the commit index is still wanted when this node asked for one
-  // (request_snapshot); otherwise it brings nothing new (the fast-forward below declines it).
-  if (meta.index() < raft_log_.committed()) return false;
+  if (pending_request_snapshot_ != 0 && meta.index() <= raft_log_.first_index() - 1) {
+    // This node already holds a snapshot this recent (its storage would refuse the same one
+    // again): the application restores from its own, so the request is answered.
+    logger_.info(concat("requested snapshot ", meta.index(),
+                        " is not newer than our own; request done"));
+    pending_request_snapshot_ = 0;
+    return false;
+  }
+  // A snapshot at the commit index brings nothing new, unless this node asked for one
+  // (request_snapshot).
+  if (meta.index() < raft_log_.committed() ||
+      (meta.index() == raft_log_.committed() && pending_request_snapshot_ == 0)) {
+    return false;
+  }
   if (state_ != StateRole::kFollower) {
     // Only a follower of this term's leader receives snapshots; anything else is a bug or a
     // confused peer. Step down into a new term rather than install it.

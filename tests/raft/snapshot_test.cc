@@ -193,6 +193,34 @@ TEST(SnapshotTest, RequestedSnapshotAtTheFollowersCommitIndexIsServed) {
   EXPECT_EQ(c.node(3).raft().pending_request_snapshot(), 0u);
 }
 
+// Found by fuzzing: a follower that asked for a snapshot while it already holds one at the same
+// index (its own compaction point) must not install the leader's copy of it (its storage
+// refuses a snapshot that is not newer); the request counts as answered, and appends flow again.
+TEST(SnapshotTest, RequestedSnapshotNoNewerThanOurOwnAnswersTheRequest) {
+  Cluster c(options({1, 2, 3}));
+  elect(c, 1);
+  ASSERT_FALSE(c.propose(1, "a"));
+  c.stabilize();
+  const uint64_t last = c.node(3).raft().log().last_index();
+  ASSERT_FALSE(c.compact(3));  // node 3's own snapshot is at `last`
+  ASSERT_EQ(c.storage(3).first_index() - 1, last);
+  ASSERT_FALSE(c.request_snapshot(3));
+  ASSERT_EQ(c.node(3).raft().pending_request_snapshot(), last);
+  ASSERT_FALSE(c.compact(1));
+
+  auto snap = run_until_in_flight(
+      c, [](const Message& m) { return m.msg_type() == eraftpb::MsgSnapshot && m.to() == 3; });
+  ASSERT_TRUE(snap.has_value());
+  ASSERT_EQ(snap->snapshot().metadata().index(), last);
+  ASSERT_FALSE(c.step(3, *snap));
+  EXPECT_FALSE(c.node(3).raft().log().has_next_or_in_progress_snapshot());
+  EXPECT_EQ(c.node(3).raft().pending_request_snapshot(), 0u);
+  c.drop_in_flight(3);
+  ASSERT_FALSE(c.propose(1, "b"));
+  c.stabilize();
+  EXPECT_EQ(c.applied_data(3).back(), "b");
+}
+
 // Randomized (seeded) crash and restart: nodes crash at arbitrary points, with Readies half
 // handled, writes queued (async) and messages in flight, and restart from their storage.
 // Whatever any node applied before a crash is never lost: at the end every node applied the
