@@ -456,6 +456,14 @@ bool Raft::append_entry(EntryVec entries) {
 
 bool Raft::maybe_commit() { return raft_log_.maybe_commit(trk_.committed(), term_); }
 
+bool Raft::commit_and_broadcast() {
+  if (!maybe_commit()) return false;
+  // A commit in this term is what held back pending reads; followers learn the new index.
+  release_pending_read_index_messages();
+  bcast_append();
+  return true;
+}
+
 bool Raft::increase_uncommitted_size(const EntryVec& entries) {
   const uint64_t s = payloads_size(entries);
   // Always admit one proposal into an empty budget, however large, so progress is possible.
@@ -485,10 +493,7 @@ void Raft::on_persist_entries(uint64_t index, uint64_t term) {
   // The leader's durable prefix is part of its log, so it now counts towards a quorum.
   auto self = trk_.progress.find(id_);
   if (self == trk_.progress.end()) return;  // removed; it does not count any more
-  if (self->second.maybe_update(after) && maybe_commit()) {
-    release_pending_read_index_messages();
-    bcast_append();
-  }
+  if (self->second.maybe_update(after)) commit_and_broadcast();
 }
 
 void Raft::on_persist_snapshot(uint64_t index) {
@@ -948,10 +953,7 @@ void Raft::step_leader_append_response(const Message& m, Progress& pr) {
       break;
   }
 
-  if (maybe_commit()) {
-    release_pending_read_index_messages();
-    bcast_append();
-  } else if (old_paused) {
+  if (!commit_and_broadcast() && old_paused) {
     // The follower was paused and is now free: tell it the commit index and what follows.
     send_append(m.from());
   }
@@ -1336,10 +1338,7 @@ ConfState Raft::switch_to_config(TrackerConfig config, ProgressMap progress) {
 
   // The quorum changed, so the commit index may move; and new members need their first
   // append.
-  if (maybe_commit()) {
-    release_pending_read_index_messages();
-    bcast_append();
-  } else {
+  if (!commit_and_broadcast()) {
     trk_.visit([&](uint64_t id, Progress&) {
       if (id != id_) maybe_send_append(id, false);
     });

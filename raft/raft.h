@@ -168,6 +168,8 @@ class Raft {
 
   bool append_entry(EntryVec entries);
   bool maybe_commit();
+  // maybe_commit(), and if commit moved, answer held reads and tell the followers.
+  bool commit_and_broadcast();
   bool increase_uncommitted_size(const EntryVec& entries);
   void abort_leader_transfer() { lead_transferee_ = kNone; }
   ConfState switch_to_config(TrackerConfig config, ProgressMap progress);

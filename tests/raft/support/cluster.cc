@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
 
 #include "raft/confchange/confchange.h"
 
@@ -239,62 +240,57 @@ void Cluster::tick_all(int n) {
   }
 }
 
+template <typename F>
+auto Cluster::on_node(uint64_t id, F&& f) {
+  RawNode& node = *live(id).node;
+  if constexpr (std::is_void_v<decltype(f(node))>) {
+    f(node);
+    after_step(id);
+  } else {
+    auto result = f(node);
+    after_step(id);
+    return result;
+  }
+}
+
 std::error_code Cluster::campaign(uint64_t id) {
-  auto ec = live(id).node->campaign();
-  after_step(id);
-  return ec;
+  return on_node(id, [](RawNode& n) { return n.campaign(); });
 }
 
 std::error_code Cluster::propose(uint64_t id, std::string data) {
-  auto ec = live(id).node->propose(std::move(data));
-  after_step(id);
-  return ec;
+  return on_node(id, [&](RawNode& n) { return n.propose(std::move(data)); });
 }
 
 std::error_code Cluster::propose_conf_change(uint64_t id, const ConfChangeV2& cc) {
-  auto ec = live(id).node->propose_conf_change(cc);
-  after_step(id);
-  return ec;
+  return on_node(id, [&](RawNode& n) { return n.propose_conf_change(cc); });
 }
 
 std::error_code Cluster::propose_conf_change(uint64_t id, const ConfChange& cc) {
-  auto ec = live(id).node->propose_conf_change(cc);
-  after_step(id);
-  return ec;
+  return on_node(id, [&](RawNode& n) { return n.propose_conf_change(cc); });
 }
 
 std::error_code Cluster::read_index(uint64_t id, std::string ctx) {
-  auto ec = live(id).node->read_index(std::move(ctx));
-  after_step(id);
-  return ec;
+  return on_node(id, [&](RawNode& n) { return n.read_index(std::move(ctx)); });
 }
 
 std::error_code Cluster::transfer_leader(uint64_t id, uint64_t transferee) {
-  auto ec = live(id).node->transfer_leader(transferee);
-  after_step(id);
-  return ec;
+  return on_node(id, [&](RawNode& n) { return n.transfer_leader(transferee); });
 }
 
 std::error_code Cluster::step(uint64_t id, const Message& m) {
-  auto ec = live(id).node->step(m);
-  after_step(id);
-  return ec;
+  return on_node(id, [&](RawNode& n) { return n.step(m); });
 }
 
 std::error_code Cluster::request_snapshot(uint64_t id) {
-  auto ec = live(id).node->request_snapshot();
-  after_step(id);
-  return ec;
+  return on_node(id, [](RawNode& n) { return n.request_snapshot(); });
 }
 
 void Cluster::report_unreachable(uint64_t id, uint64_t peer) {
-  live(id).node->report_unreachable(peer);
-  after_step(id);
+  on_node(id, [&](RawNode& n) { n.report_unreachable(peer); });
 }
 
 void Cluster::report_snapshot(uint64_t id, uint64_t peer, bool success) {
-  live(id).node->report_snapshot(peer, success);
-  after_step(id);
+  on_node(id, [&](RawNode& n) { n.report_snapshot(peer, success); });
 }
 
 std::error_code Cluster::compact(uint64_t id, uint64_t index) {

@@ -230,6 +230,9 @@ class Cluster {
   NodeState& state(uint64_t id);
   const NodeState& state(uint64_t id) const;
   NodeState& live(uint64_t id);  // throws std::logic_error if crashed
+  // Calls f(RawNode&) on a live node, then runs the after-step checks; returns f's result.
+  template <typename F>
+  auto on_node(uint64_t id, F&& f);
   Config make_config(uint64_t id) const;
   void start(NodeState& n, uint64_t applied);
   // `sender` is the node whose Ready or write sent the message: usually m.from(), but a
