@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev            # Asio and Beast (never libboost-dev: it is 1.74 and conflicts)
   libprotobuf-dev protobuf-compiler
-  libleveldb-dev
+  libleveldb-dev libsnappy-dev  # LevelDB's CMake package links snappy by name
   libgtest-dev libgmock-dev
   libbenchmark-dev
   clang libclang-rt-14-dev    # libFuzzer target for the core
