@@ -29,6 +29,7 @@
 //
 // Record types and payloads:
 //   1 entry:    index u64 | term u64 | entry type u8 | context length u32 | context | data
+//               (Entry.sync_log, unused by the core, is not stored)
 //   2 truncate: from index u64 — the entries from that index on are gone
 //   3 reset:    index u64 | term u64 — every entry is gone; the log continues after (index, term)
 //
@@ -63,6 +64,10 @@
 // and syncs once: group commit. compact() removes whole segments, oldest first, syncing the
 // directory after each, so a crash part way leaves a log that replays to the same entries.
 //
+// open() syncs the last segment before it serves anything: a process killed after writing but
+// before syncing leaves records in the page cache that open() would otherwise hand out, and the
+// node would acknowledge entries that are not yet durable.
+//
 // A failed write or sync leaves the WAL *failed*: every later write returns kFailed carrying
 // the first error, because after a failed fsync what is on disk is unknown; the owner closes the
 // WAL and reopens it, which re-reads what is really there. The one exception is a full disk
@@ -94,8 +99,9 @@
 namespace wal {
 
 struct WalOptions {
-  // Size a segment is preallocated to. A record that does not fit in an empty segment of this
-  // size gets a segment of its own, just large enough.
+  // Size a segment is preallocated to, from 56 bytes (a header and one small record) to 4 GiB
+  // (offsets in the index are 32-bit); kInvalidArgument otherwise. A record that does not fit
+  // in an empty segment of this size gets a segment of its own, just large enough.
   uint64_t segment_size = 64ull << 20;
   // Bytes of recently written entries kept in memory (their encoded size); 0 disables the cache.
   uint64_t cache_bytes = 32ull << 20;
@@ -120,7 +126,7 @@ struct WalOpenInfo {
 // Counters for benchmarks and status pages.
 struct WalStats {
   uint64_t segments = 0;
-  uint64_t syncs = 0;
+  uint64_t syncs = 0;           // fdatasync of segment files: sync(), and leaving a full segment
   uint64_t bytes_written = 0;
   uint64_t cache_hits = 0;     // entries served from the cache
   uint64_t cache_misses = 0;   // entries read from a file
@@ -136,9 +142,9 @@ class Wal {
   static StatusOr<std::unique_ptr<Wal>> open(const std::string& dir, const WalOptions& options,
                                              WalOpenInfo* info = nullptr);
 
-  // Cuts the log at its first bad record: that record and everything after it, in its segment
-  // and in later segments, are moved aside (copied to `<segment>.cut.<offset>` files, then
-  // removed), so that open() succeeds. Entries after the cut are lost, acknowledged or not; a
+  // Cuts the log at its first bad record so that open() succeeds: the bytes from that record to
+  // the end of its segment's data are copied to `<segment>.cut.<offset>` and zeroed, and later
+  // segments are renamed to `<segment>.cut.0`. Entries after the cut are lost, acknowledged or not; a
   // repaired node should rejoin as if its log had been lost. `*cut_bytes` gets how much went.
   // OK and 0 when there was nothing to cut.
   static Status repair(const std::string& dir, const WalOptions& options, uint64_t* cut_bytes);
@@ -172,13 +178,15 @@ class Wal {
 
   // --- Reads: any thread ---
 
-  // The first entry's index (the index after the reset or compaction point, or of the first
-  // record replayed); 1 for a new WAL.
+  // The first entry's index: the index after the last reset or compaction point, or after a
+  // reopen the lowest start the replayed records imply (an entry or truncation below the first
+  // surviving segment's start restarts the log there; see replay.h); 1 for a new WAL.
   uint64_t first_index() const;
   // The last entry's index; first_index() - 1 when there are no entries.
   uint64_t last_index() const;
 
-  // Entries in [lo, hi), at most max_size bytes but at least one when lo < hi (as raft::Storage).
+  // Entries in [lo, hi), at most max_size bytes (counted by raft::entry_size, as
+  // raft::MemoryStorage counts them) but at least one when lo < hi.
   // kCompacted when lo < first_index(), kUnavailable when hi > last_index() + 1; a record that
   // fails its checks on read is kCorruption.
   raft::Result<raft::EntryVec> entries(uint64_t lo, uint64_t hi, uint64_t max_size) const;
