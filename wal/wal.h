@@ -47,7 +47,8 @@
 // old end of the data), and reported in WalOpenInfo. Anything else is corruption and open fails
 // with a Status naming the file and offset: a bad record anywhere in an earlier segment, a bad
 // record followed by non-zero bytes, an end marker followed by non-zero bytes, a gap in indexes
-// or sequence numbers, a bad segment header. Such a log is never served; `repair()` may cut it at
+// or sequence numbers, a bad segment header. open() leaves the segments of such a log untouched
+// (it only removes leftover `*.tmp` files). Such a log is never served; `repair()` may cut it at
 // the first bad record, but only when a person asks for it, because the cut may drop
 // acknowledged entries.
 //
@@ -115,8 +116,8 @@ struct WalOpenInfo {
   uint64_t records = 0;         // records replayed
   uint64_t bytes = 0;           // bytes of valid records and headers read
   uint64_t tmp_files_removed = 0;
-  // A torn tail that was cut: how many bytes (from torn_offset to the end of the data), where,
-  // and the copy kept of them. torn_bytes == 0 when there was none.
+  // A torn tail that was cut: how many bytes (from torn_offset to the last non-zero byte after
+  // it), where, and the copy kept of them. torn_bytes == 0 when there was none.
   uint64_t torn_bytes = 0;
   std::string torn_path;
   uint64_t torn_offset = 0;

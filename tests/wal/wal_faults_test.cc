@@ -267,5 +267,79 @@ TEST(WalFaults, FailedFsyncFailsTheWal) {
   }
 }
 
+// --- open() makes what it serves durable ---
+
+TEST(WalFaults, OpenFailsWhenItCannotSyncTheLastSegment) {
+  // Records a killed process wrote but never synced sit in the page cache; open() must sync
+  // them before serving, or the node would acknowledge entries that are not durable.
+  TempDir dir;
+  Model m;
+  std::mt19937_64 rng(11);
+  {
+    auto w = Wal::open(dir.path(), options(nullptr));
+    ASSERT_TRUE(w.ok()) << describe_status(w.status());
+    ASSERT_TRUE(run_batches(*w.value(), m, rng, 3).ok());
+  }
+  FaultyFileSystem fs;
+  fs.fail_sync_data(0, /*sticky=*/true);
+  auto w = Wal::open(dir.path(), options(&fs));
+  ASSERT_FALSE(w.ok()) << "open() served the log without syncing it";
+  EXPECT_EQ(w.status().code(), kIo) << describe_status(w.status());
+  EXPECT_EQ(fs.counters().sync_failures, 1u);
+  check_reopen(dir.path(), m);
+}
+
+// --- A failed directory sync: a segment roll or a compaction may not be durable ---
+
+TEST(WalFaults, FailedDirectorySyncWhileRollingFailsTheWal) {
+  TempDir dir;
+  FaultyFileSystem fs;
+  std::mt19937_64 rng(21);
+  Model m;
+  {
+    auto w = Wal::open(dir.path(), options(&fs));
+    ASSERT_TRUE(w.ok()) << describe_status(w.status());
+    Wal& wal = *w.value();
+    ASSERT_TRUE(run_batches(wal, m, rng, 1).ok());
+    fs.fail_sync_dir(0);
+    const Status first = run_batches(wal, m, rng, 400);  // rolls within a few dozen batches
+    ASSERT_FALSE(first.ok()) << "no segment roll happened";
+    EXPECT_EQ(first.code(), kIo) << describe_status(first);
+    EXPECT_EQ(fs.counters().sync_dir_failures, 1u);
+    check_failed(wal, fs, first, m);
+  }
+  check_reopen(dir.path(), m);
+}
+
+TEST(WalFaults, FailedDirectorySyncWhileCompactingFailsTheWal) {
+  TempDir dir;
+  FaultyFileSystem fs;
+  std::mt19937_64 rng(31);
+  Model m;
+  {
+    auto w = Wal::open(dir.path(), options(&fs));
+    ASSERT_TRUE(w.ok()) << describe_status(w.status());
+    Wal& wal = *w.value();
+    ASSERT_TRUE(run_batches(wal, m, rng, 300).ok());
+    ASSERT_GT(wal.stats().segments, 3u);
+    fs.fail_sync_dir(0);
+    const Status first = wal.compact(m.acked - 5);
+    ASSERT_FALSE(first.ok());
+    EXPECT_EQ(first.code(), kIo) << describe_status(first);
+    check_failed(wal, fs, first, m);
+  }
+  // The first removed segment may or may not be gone; what remains replays to a suffix of the
+  // log that holds every entry after the compaction point.
+  auto w = Wal::open(dir.path(), options(nullptr));
+  ASSERT_TRUE(w.ok()) << describe_status(w.status());
+  EXPECT_LE(w.value()->first_index(), m.acked - 4);
+  EXPECT_EQ(w.value()->last_index(), m.acked);
+  const raft::EntryVec got = read_all(*w.value());
+  ASSERT_FALSE(got.empty());
+  for (const raft::Entry& e : got) {
+    ASSERT_TRUE(same_entry(e, m.entries[e.index() - 1])) << describe_entry(e);
+  }
+}
+
 }  // namespace
 }  // namespace wal::testing

@@ -76,6 +76,7 @@ void FaultyFileSystem::clear_faults() {
   allocates_left_.reset();
   write_budget_.reset();
   syncs_left_.reset();
+  dir_syncs_left_.reset();
   sync_fault_sticky_ = false;
   sync_fault_fired_ = false;
 }
@@ -166,10 +167,22 @@ StatusOr<std::vector<std::string>> FaultyFileSystem::list(const std::string& dir
 
 Status FaultyFileSystem::create_dirs(const std::string& dir) { return base_.create_dirs(dir); }
 
+void FaultyFileSystem::fail_sync_dir(uint64_t after) {
+  std::lock_guard lock(mu_);
+  dir_syncs_left_ = after;
+}
+
 Status FaultyFileSystem::sync_dir(const std::string& dir) {
   {
     std::lock_guard lock(mu_);
     ++counters_.sync_dirs;
+    if (dir_syncs_left_) {
+      if (*dir_syncs_left_ == 0) {
+        ++counters_.sync_dir_failures;
+        return Status::from_errno(EIO, "fsync directory " + dir);
+      }
+      --*dir_syncs_left_;
+    }
   }
   return base_.sync_dir(dir);
 }

@@ -12,6 +12,8 @@
 //   - sync_data(): fail_sync_data(after, sticky) lets `after` more calls succeed, then the next
 //     one fails with EIO without syncing; with `sticky`, every call after it fails too, otherwise
 //     only that one.
+//   - sync_dir(): fail_sync_dir(after) lets `after` more calls succeed, then every later call
+//     fails with EIO without syncing, until cleared.
 //
 // Faults count from the moment they are armed, so a test can open a WAL first and arm a fault
 // for what it does next. clear_faults() disarms all of them; the counters keep counting. Failed
@@ -39,6 +41,7 @@ struct FileSystemCounters {
   uint64_t renames = 0;
   uint64_t removes = 0;
   uint64_t sync_dirs = 0;
+  uint64_t sync_dir_failures = 0;
   uint64_t allocates = 0;
   uint64_t allocate_failures = 0;
   uint64_t writes = 0;
@@ -59,6 +62,8 @@ class FaultyFileSystem final : public FileSystem {
   void limit_writes(uint64_t budget);
   // sync_data() succeeds `after` more times, then fails with EIO once (or for good: sticky).
   void fail_sync_data(uint64_t after, bool sticky = false);
+  // sync_dir() succeeds `after` more times, then fails with EIO until cleared.
+  void fail_sync_dir(uint64_t after = 0);
   // Disarms every fault.
   void clear_faults();
 
@@ -90,6 +95,7 @@ class FaultyFileSystem final : public FileSystem {
   std::optional<uint64_t> allocates_left_;   // armed when set
   std::optional<uint64_t> write_budget_;     // armed when set
   std::optional<uint64_t> syncs_left_;       // armed when set
+  std::optional<uint64_t> dir_syncs_left_;   // armed when set
   bool sync_fault_sticky_ = false;
   bool sync_fault_fired_ = false;
 };
