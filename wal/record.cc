@@ -8,17 +8,6 @@
 namespace wal::record {
 namespace {
 
-// Every supported target is little-endian, so the on-disk integers are plain copies; the swap
-// keeps the format right anywhere else.
-template <typename T>
-T to_little(T v) noexcept {
-  if constexpr (std::endian::native == std::endian::big) {
-    if constexpr (sizeof(T) == 4) return __builtin_bswap32(v);
-    if constexpr (sizeof(T) == 8) return __builtin_bswap64(v);
-  }
-  return v;
-}
-
 uint64_t varint_size(uint64_t v) noexcept {
   // Seven bits per byte; at least one byte.
   return static_cast<uint64_t>((std::bit_width(v | 1) + 6) / 7);
@@ -35,28 +24,6 @@ void finish_record(char* out, Type type, uint32_t length, uint32_t* chain) noexc
 }
 
 }  // namespace
-
-void put_u32(char* out, uint32_t v) noexcept {
-  v = to_little(v);
-  std::memcpy(out, &v, 4);
-}
-
-void put_u64(char* out, uint64_t v) noexcept {
-  v = to_little(v);
-  std::memcpy(out, &v, 8);
-}
-
-uint32_t get_u32(const char* in) noexcept {
-  uint32_t v;
-  std::memcpy(&v, in, 4);
-  return to_little(v);
-}
-
-uint64_t get_u64(const char* in) noexcept {
-  uint64_t v;
-  std::memcpy(&v, in, 8);
-  return to_little(v);
-}
 
 HeaderCheck decode_header(const char* in, Header* out) noexcept {
   uint64_t a, b;

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "raft/little_endian.h"
 #include "raft/types.h"
 
 namespace wal::record {
@@ -29,10 +30,10 @@ inline constexpr uint64_t kMaxPayloadSize = UINT32_MAX;
 enum class Type : uint8_t { kEntry = 1, kTruncate = 2, kReset = 3 };
 
 // --- Little-endian integers ---
-void put_u32(char* out, uint32_t v) noexcept;
-void put_u64(char* out, uint64_t v) noexcept;
-uint32_t get_u32(const char* in) noexcept;
-uint64_t get_u64(const char* in) noexcept;
+using raft::le::get_u32;
+using raft::le::get_u64;
+using raft::le::put_u32;
+using raft::le::put_u64;
 
 // --- Headers ---
 
