@@ -1,0 +1,118 @@
+// What every coroutine of one Transport shares: its options and handler, its counters, the fault
+// rules, the seeded generators, the stop flag, and the count of coroutines still running — the
+// count is what lets stop() say when everything has ended.
+//
+// Internal to net/ (transport.cc, peer_sender.cc, inbound_connection.cc); not part of the API.
+//
+// Thread-safety: stats() may be called from any thread. Everything else runs on the executor
+// (or before the executor runs); the Transport posts calls made elsewhere.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "net/transport.h"
+
+namespace net::detail {
+
+class TransportShared : public std::enable_shared_from_this<TransportShared> {
+ public:
+  TransportShared(boost::asio::any_io_executor executor, TransportOptions options,
+                  TransportHandler handler);
+
+  const boost::asio::any_io_executor& executor() const { return executor_; }
+  const TransportOptions& options() const { return options_; }
+
+  // ---- coroutines and stopping (executor only) ----
+
+  // Starts `coroutine` on the executor and counts it until it ends; then runs `on_end` (if any).
+  // A coroutine that ends by an exception is a bug of this layer: it is logged and rethrown out
+  // of the executor's run().
+  void spawn(boost::asio::awaitable<void> coroutine, std::function<void()> on_end = {});
+  // From now on no callback reaches the handler; coroutines see stopping() and end.
+  void begin_stop() { stopping_ = true; }
+  bool stopping() const { return stopping_; }
+  // Runs `done` (posted to the executor) once no counted coroutine runs. Call after begin_stop().
+  void when_idle(std::function<void()> done);
+
+  // ---- what the transport hands up (executor only; nothing after begin_stop) ----
+
+  void deliver(raft::Message message);
+  void report_unreachable(uint64_t peer);
+
+  // ---- peers this node accepts connections from (executor only) ----
+
+  void add_known_peer(uint64_t id) { known_peers_.insert(id); }
+  void remove_known_peer(uint64_t id) { known_peers_.erase(id); }
+  bool is_known_peer(uint64_t id) const { return known_peers_.contains(id); }
+
+  // ---- logging: every line carries this node's id ----
+
+  bool logs(raft::LogLevel level) const { return level >= logger_->level(); }
+  void log(raft::LogLevel level, std::string_view message) const;
+  // Counts a connection closed for bad input and logs why, with the peer's address.
+  void refuse(std::string_view remote, std::string_view reason);
+
+  // ---- randomness (executor only) ----
+
+  std::chrono::milliseconds next_backoff(unsigned failures);
+  // True with probability p (the fault injector's drops).
+  bool roll(double p);
+
+  // ---- faults (executor only: posted like send(), so calls from one thread apply in order) ----
+
+  FaultRules faults(uint64_t peer) const;
+  void set_faults(uint64_t peer, const FaultRules& rules);
+  void clear_faults();
+
+  // ---- counters: written on the executor, read from any thread ----
+
+  struct Counters {
+    std::atomic<uint64_t> messages_sent{0};
+    std::atomic<uint64_t> messages_received{0};
+    std::atomic<uint64_t> writes{0};
+    std::atomic<uint64_t> dropped_queue_full{0};
+    std::atomic<uint64_t> dropped_by_faults{0};
+    std::atomic<uint64_t> connections_refused{0};
+    std::atomic<uint64_t> dials{0};
+  };
+  static void bump(std::atomic<uint64_t>& counter, uint64_t by = 1) {
+    counter.fetch_add(by, std::memory_order_relaxed);
+  }
+  Counters& counters() { return counters_; }
+  TransportStats stats() const;
+
+ private:
+  void coroutine_ended();
+
+  boost::asio::any_io_executor executor_;
+  TransportOptions options_;
+  TransportHandler handler_;
+  raft::Logger* logger_;
+
+  bool stopping_ = false;
+  size_t running_ = 0;
+  std::vector<std::function<void()>> when_idle_;
+
+  std::unordered_set<uint64_t> known_peers_;
+  std::mt19937_64 backoff_rng_;
+  std::mt19937_64 fault_rng_;
+
+  std::unordered_map<uint64_t, FaultRules> faults_;
+
+  Counters counters_;
+};
+
+}  // namespace net::detail
