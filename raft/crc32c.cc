@@ -45,17 +45,101 @@ uint32_t extend_portable(uint32_t crc, const uint8_t* p, size_t n) noexcept {
   return crc;
 }
 
-#if defined(__x86_64__)
-__attribute__((target("sse4.2"))) uint32_t extend_sse42(uint32_t crc, const uint8_t* p,
-                                                         size_t n) noexcept {
-  uint64_t c = crc;
-  while (n >= 8) {
-    uint64_t word;
-    std::memcpy(&word, p, 8);
-    c = __builtin_ia32_crc32di(c, word);
-    p += 8;
-    n -= 8;
+// --- Combining CRCs of consecutive pieces ---
+//
+// The register (the complemented CRC) is linear over GF(2): running it over B from state s
+// gives shift(s, |B|) ^ (running it over B from 0), where shift(s, n) is s * x^(8n) modulo the
+// polynomial, i.e. what n zero bytes do to it. So three pieces can be run as independent
+// streams and joined with two shifts. Polynomials here are in the CRC's reflected bit order:
+// bit 31 is the coefficient of x^0.
+
+constexpr uint32_t multiply_mod_poly(uint32_t a, uint32_t b) {
+  uint32_t product = 0;
+  for (uint32_t m = uint32_t{1} << 31; m != 0; m >>= 1) {
+    if (a & m) product ^= b;
+    b = (b & 1) ? (b >> 1) ^ kPoly : b >> 1;  // b *= x
   }
+  return product;
+}
+
+// x^(8n) modulo the polynomial, by squaring.
+constexpr uint32_t x_to_8n(uint64_t n) {
+  uint32_t result = uint32_t{1} << 31;  // x^0
+  uint32_t square = uint32_t{1} << 23;  // x^8
+  for (; n != 0; n >>= 1) {
+    if (n & 1) result = multiply_mod_poly(result, square);
+    square = multiply_mod_poly(square, square);
+  }
+  return result;
+}
+
+// shift(s, n) for one n as four byte lookups: shift is linear, so it is the XOR of the shifts
+// of s's four bytes.
+using ShiftTable = std::array<std::array<uint32_t, 256>, 4>;
+
+constexpr ShiftTable make_shift_table(uint64_t n) {
+  const uint32_t op = x_to_8n(n);
+  ShiftTable t{};
+  for (uint32_t k = 0; k < 4; ++k) {
+    for (uint32_t b = 0; b < 256; ++b) t[k][b] = multiply_mod_poly(op, b << (8 * k));
+  }
+  return t;
+}
+
+#if defined(__x86_64__)
+// crc32q has a latency of three cycles and a throughput of one per cycle, so one stream uses a
+// third of the unit. Inputs of at least three blocks run as three streams over consecutive
+// blocks, joined by table shifts. Long blocks make the joins rare; shorter ones let shorter
+// inputs use the three streams too: the record of a 4 KiB entry (4,117 bytes of payload) runs
+// five rounds of 3 x 256 bytes, that of a 256 B entry (277 bytes) one round of 3 x 64. On
+// this project's EPYC VM: 8.5 GB/s with one stream; 22 GB/s at 64 KiB, 18 at 4 KiB and 9.4 at
+// 269 bytes (from 7.4) with three.
+constexpr size_t kLongBlock = 4096;
+constexpr size_t kShortBlock = 256;
+constexpr size_t kTinyBlock = 64;
+constexpr ShiftTable kShiftLong = make_shift_table(kLongBlock);
+constexpr ShiftTable kShiftShort = make_shift_table(kShortBlock);
+constexpr ShiftTable kShiftTiny = make_shift_table(kTinyBlock);
+
+inline uint32_t shift(const ShiftTable& t, uint32_t crc) noexcept {
+  return t[0][crc & 0xFF] ^ t[1][(crc >> 8) & 0xFF] ^ t[2][(crc >> 16) & 0xFF] ^ t[3][crc >> 24];
+}
+
+__attribute__((target("sse4.2"))) inline uint64_t crc_word(uint64_t crc, const uint8_t* p) {
+  uint64_t word;
+  std::memcpy(&word, p, 8);
+  return __builtin_ia32_crc32di(crc, word);
+}
+
+// Consumes whole rounds of three `block`-byte pieces from [*p, *p + *n).
+__attribute__((target("sse4.2"))) inline uint32_t three_streams(uint32_t crc, const uint8_t** p,
+                                                                size_t* n, size_t block,
+                                                                const ShiftTable& t) noexcept {
+  while (*n >= 3 * block) {
+    const uint8_t* a = *p;
+    const uint8_t* b = a + block;
+    const uint8_t* c = b + block;
+    uint64_t ca = crc, cb = 0, cc = 0;
+    for (size_t i = 0; i < block; i += 8) {
+      ca = crc_word(ca, a + i);
+      cb = crc_word(cb, b + i);
+      cc = crc_word(cc, c + i);
+    }
+    crc = shift(t, static_cast<uint32_t>(ca)) ^ static_cast<uint32_t>(cb);
+    crc = shift(t, crc) ^ static_cast<uint32_t>(cc);
+    *p += 3 * block;
+    *n -= 3 * block;
+  }
+  return crc;
+}
+
+__attribute__((target("sse4.2"))) uint32_t extend_sse42(uint32_t crc, const uint8_t* p,
+                                                        size_t n) noexcept {
+  crc = three_streams(crc, &p, &n, kLongBlock, kShiftLong);
+  crc = three_streams(crc, &p, &n, kShortBlock, kShiftShort);
+  crc = three_streams(crc, &p, &n, kTinyBlock, kShiftTiny);
+  uint64_t c = crc;
+  for (; n >= 8; p += 8, n -= 8) c = crc_word(c, p);
   uint32_t c32 = static_cast<uint32_t>(c);
   while (n-- > 0) c32 = __builtin_ia32_crc32qi(c32, *p++);
   return c32;
