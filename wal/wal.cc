@@ -44,7 +44,7 @@ struct Wal::Impl {
     uint64_t capacity = 0;  // the file's size: records are placed within it
   };
 
-  // A record of the batch being written: where it is in buf, and where it goes.
+  // A record of the batch being written: where it is in the batch's bytes, and where it goes.
   struct Planned {
     size_t buf_offset = 0;
     uint32_t size = 0;
@@ -85,7 +85,7 @@ struct Wal::Impl {
   }
 
   template <typename Apply>
-  Status write_planned(Apply&& apply);
+  Status write_planned(const std::string& records, Apply&& apply);
   Status append(const raft::EntryVec& entries);
   Status truncate(uint64_t from);
   Status reset(uint64_t index, uint64_t term);
@@ -115,7 +115,7 @@ struct Wal::Impl {
   uint32_t chain = 0;         // payload CRC of the last record written
   bool dirty = false;         // written since the last segment sync
   Status failure;             // the first failed write or sync
-  std::string buf;            // encoded records of the batch being written
+  std::string small_records;  // a truncate or reset record being written
   std::vector<Planned> planned;
   std::vector<NewSegment> new_segments;
 
@@ -125,12 +125,12 @@ struct Wal::Impl {
   mutable std::atomic<uint64_t> cache_misses{0};
 };
 
-// Writes the records in `buf` / `planned` after the last one, starting segments as needed,
+// Writes the records in `records` / `planned` after the last one, starting segments as needed,
 // then applies them to memory with `apply` under the lock. Records go to the last segment
 // while they fit; a record that does not starts a new segment, which is sized for it if it is
 // bigger than segment_size. Each segment touched gets one write.
 template <typename Apply>
-Status Wal::Impl::write_planned(Apply&& apply) {
+Status Wal::Impl::write_planned(const std::string& records, Apply&& apply) {
   // Place the records.
   new_segments.clear();
   uint64_t sequence = segments.back().sequence;
@@ -151,7 +151,7 @@ Status Wal::Impl::write_planned(Apply&& apply) {
     r.file_offset = pos;
     pos += r.size;
     next_index = r.next_index;
-    crc = record::stored_payload_crc(buf.data() + r.buf_offset);
+    crc = record::stored_payload_crc(records.data() + r.buf_offset);
   }
 
   // Make the new segments' files before writing anything, so that a full disk (fallocate's
@@ -192,8 +192,8 @@ Status Wal::Impl::write_planned(Apply&& apply) {
     }
     const size_t begin = planned[i].buf_offset;
     const size_t end = planned[j - 1].buf_offset + planned[j - 1].size;
-    Status st =
-        target->write_at(planned[i].file_offset, std::string_view(buf.data() + begin, end - begin));
+    Status st = target->write_at(planned[i].file_offset,
+                                 std::string_view(records.data() + begin, end - begin));
     if (!st.ok()) return fail(std::move(st));
     bytes_written.fetch_add(end - begin, std::memory_order_relaxed);
     i = j;
@@ -223,24 +223,31 @@ Status Wal::Impl::append(const raft::EntryVec& entries) {
     return invalid(raft::concat("append: entry ", first, " is outside [", index.first(), ", ",
                                 index.last() + 1, "]"));
   }
-  buf.clear();
-  planned.clear();
-  uint32_t crc = chain;
+  size_t batch_bytes = 0;
   for (size_t k = 0; k < entries.size(); ++k) {
     const raft::Entry& e = entries[k];
     if (e.index() != first + k) {
       return invalid(raft::concat("append: entry ", e.index(), " follows entry ", first + k - 1,
                                   " (entries must be contiguous)"));
     }
-    if (record::entry_payload_size(e) > record::kMaxPayloadSize) {
-      return invalid(raft::concat("append: entry ", e.index(), " is too big (",
-                                  record::entry_payload_size(e), " bytes)"));
+    const uint64_t payload = record::entry_payload_size(e);
+    if (payload > record::kMaxPayloadSize) {
+      return invalid(
+          raft::concat("append: entry ", e.index(), " is too big (", payload, " bytes)"));
     }
-    const size_t offset = buf.size();
-    const size_t size = record::append_entry_record(buf, e, &crc);
+    batch_bytes += record::kHeaderSize + payload;
+  }
+  // The batch is encoded into a buffer the cache then keeps as it is: the records are written
+  // to memory once. take_buffer() needs no lock (see entry_cache.h).
+  EntryCache::Buffer batch = cache.take_buffer(batch_bytes);
+  planned.clear();
+  uint32_t crc = chain;
+  for (const raft::Entry& e : entries) {
+    const size_t offset = batch->size();
+    const size_t size = record::append_entry_record(*batch, e, &crc);
     planned.push_back({offset, static_cast<uint32_t>(size), e.index() + 1, 0, 0});
   }
-  return write_planned([&] {
+  return write_planned(*batch, [&] {
     if (first <= index.last()) {
       index.truncate(first);
       cache.truncate(first);
@@ -249,8 +256,8 @@ Status Wal::Impl::append(const raft::EntryVec& entries) {
       const Planned& r = planned[k];
       index.append(first + k, entries[k].term(), r.sequence, static_cast<uint32_t>(r.file_offset),
                    r.size - static_cast<uint32_t>(record::kHeaderSize));
-      cache.add(first + k, std::string_view(buf.data() + r.buf_offset, r.size));
     }
+    cache.add(first, std::move(batch));
   });
 }
 
@@ -261,12 +268,12 @@ Status Wal::Impl::truncate(uint64_t from) {
                                 index.last() + 1, "]"));
   }
   if (from == index.last() + 1) return {};  // nothing to drop
-  buf.clear();
+  small_records.clear();
   planned.clear();
   uint32_t crc = chain;
-  const size_t size = record::append_truncate_record(buf, from, &crc);
+  const size_t size = record::append_truncate_record(small_records, from, &crc);
   planned.push_back({0, static_cast<uint32_t>(size), from, 0, 0});
-  return write_planned([&] {
+  return write_planned(small_records, [&] {
     index.truncate(from);
     cache.truncate(from);
   });
@@ -275,12 +282,12 @@ Status Wal::Impl::truncate(uint64_t from) {
 Status Wal::Impl::reset(uint64_t at, uint64_t term) {
   if (!failure.ok()) return failed_status();
   if (at == std::numeric_limits<uint64_t>::max()) return invalid("reset: index too large");
-  buf.clear();
+  small_records.clear();
   planned.clear();
   uint32_t crc = chain;
-  const size_t size = record::append_reset_record(buf, at, term, &crc);
+  const size_t size = record::append_reset_record(small_records, at, term, &crc);
   planned.push_back({0, static_cast<uint32_t>(size), at + 1, 0, 0});
-  return write_planned([&] {
+  return write_planned(small_records, [&] {
     index.reset(at, term);
     cache.clear();
   });

@@ -104,7 +104,9 @@ struct WalOptions {
   // (offsets in the index are 32-bit); kInvalidArgument otherwise. A record that does not fit
   // in an empty segment of this size gets a segment of its own, just large enough.
   uint64_t segment_size = 64ull << 20;
-  // Bytes of recently written entries kept in memory (their encoded size); 0 disables the cache.
+  // Memory for recently written entries: the cache keeps each append's records as written, in
+  // the buffer they were encoded into, and counts those buffers whole (wal/entry_cache.h);
+  // 0 disables the cache.
   uint64_t cache_bytes = 32ull << 20;
   // The file layer; posix_file_system() when null. Tests pass one that injects failures.
   FileSystem* fs = nullptr;
