@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_messages.h"
 #include "net/frame.h"
 
 namespace {
@@ -37,23 +38,7 @@ constexpr size_t kMaxCoalescedBytes = 1u << 20;
 
 void fail(const std::string& what) { throw std::runtime_error("net_frame_bench: " + what); }
 
-Message msg_append(int entries) {
-  Message m;
-  m.set_msg_type(raft::MessageType::MsgAppend);
-  m.set_from(1);
-  m.set_to(2);
-  m.set_term(7);
-  m.set_log_term(7);
-  m.set_index(100000);
-  m.set_commit(99990);
-  for (int i = 0; i < entries; ++i) {
-    Entry* e = m.add_entries();
-    e->set_term(7);
-    e->set_index(100001 + static_cast<uint64_t>(i));
-    e->set_data(std::string(kPayload, static_cast<char>('a' + i % 26)));
-  }
-  return m;
-}
+Message msg_append(int entries) { return bench::make_msg_append(7, 100001, entries, kPayload); }
 
 // A decoder past its hello, ready for message frames.
 void greet(net::FrameDecoder& decoder) {

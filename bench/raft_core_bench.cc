@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_messages.h"
 #include "raft/memory_storage.h"
 #include "raft/raw_node.h"
 
@@ -42,11 +43,7 @@ using raft::Ready;
 // measures the steady state instead of a growing vector.
 constexpr uint64_t kCompactEvery = 8192;
 
-double peak_rss_mib() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
-}
+using bench::peak_rss_mib;
 
 void fail(const std::string& what) { throw std::runtime_error("raft_core_bench: " + what); }
 
@@ -222,20 +219,7 @@ void BM_Follower(benchmark::State& state) {
 void BM_BaselineProto(benchmark::State& state) {
   const size_t payload_size = static_cast<size_t>(state.range(0));
   const int batch = static_cast<int>(state.range(1));
-  Message app;
-  app.set_msg_type(eraftpb::MsgAppend);
-  app.set_from(1);
-  app.set_to(2);
-  app.set_term(1);
-  app.set_index(1000);
-  app.set_log_term(1);
-  app.set_commit(1000);
-  for (int i = 0; i < batch; ++i) {
-    Entry* e = app.add_entries();
-    e->set_term(1);
-    e->set_index(1001 + i);
-    e->set_data(std::string(payload_size, 'x'));
-  }
+  const Message app = bench::make_msg_append(1, 1001, batch, payload_size);
   std::string wire;
   Message decoded;
   for (auto _ : state) {
