@@ -66,7 +66,15 @@ StatusOr<uint64_t> reconcile(MetaStore& meta, Wal& wal) {
 }  // namespace
 
 DurableStorage::DurableStorage(std::unique_ptr<MetaStore> meta, std::unique_ptr<Wal> wal)
-    : meta_(std::move(meta)), wal_(std::move(wal)) {}
+    : meta_(std::move(meta)), wal_(std::move(wal)) {
+  remember_snapshot(meta_->snapshot());
+}
+
+void DurableStorage::remember_snapshot(const raft::SnapshotMetadata& m) {
+  std::lock_guard lock(snapshot_mu_);
+  snapshot_index_ = m.index();
+  snapshot_term_ = m.term();
+}
 
 DurableStorage::~DurableStorage() = default;
 
@@ -106,9 +114,15 @@ raft::Result<raft::EntryVec> DurableStorage::entries(uint64_t lo, uint64_t hi,
 }
 
 raft::Result<uint64_t> DurableStorage::term(uint64_t index) const {
-  // The snapshot's term answers for its index even when the WAL began without knowing it.
-  const raft::SnapshotMetadata snap = meta_->snapshot();
-  if (index == snap.index() && index + 1 == wal_->first_index()) return snap.term();
+  // The snapshot's term answers for its index even when the WAL began without knowing it. The
+  // core calls this often, so it reads the cached pair rather than copying the metadata.
+  uint64_t snap_index, snap_term;
+  {
+    std::lock_guard lock(snapshot_mu_);
+    snap_index = snapshot_index_;
+    snap_term = snapshot_term_;
+  }
+  if (index == snap_index && index + 1 == wal_->first_index()) return snap_term;
   return wal_->term(index);
 }
 
@@ -144,6 +158,7 @@ Status DurableStorage::apply_snapshot(const raft::Snapshot& snapshot) {
   update.snapshot = m;
   update.force_sync = true;
   if (Status st = meta_->save(update); !st.ok()) return st;
+  remember_snapshot(m);
   if (Status st = wal_->reset(m.index(), m.term()); !st.ok()) return st;
   return wal_->sync();
 }
@@ -180,7 +195,9 @@ Status DurableStorage::record_snapshot(const raft::SnapshotMetadata& metadata) {
   }
   MetaUpdate update;
   update.snapshot = metadata;
-  return meta_->save(update);
+  if (Status st = meta_->save(update); !st.ok()) return st;
+  remember_snapshot(metadata);
+  return {};
 }
 
 Status DurableStorage::compact(uint64_t compact_index) {

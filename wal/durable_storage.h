@@ -120,9 +120,15 @@ class DurableStorage final : public raft::Storage {
 
  private:
   DurableStorage(std::unique_ptr<MetaStore> meta, std::unique_ptr<Wal> wal);
+  // Caches the stored snapshot's index and term for term(), which the core calls often.
+  void remember_snapshot(const raft::SnapshotMetadata& m);
 
   std::unique_ptr<MetaStore> meta_;
   std::unique_ptr<Wal> wal_;
+  // The stored snapshot's index and term, as one pair.
+  mutable std::mutex snapshot_mu_;
+  uint64_t snapshot_index_ = 0;
+  uint64_t snapshot_term_ = 0;
   mutable std::mutex source_mu_;
   SnapshotSource source_;
 };
