@@ -1,6 +1,7 @@
 // DurableStorage: raft::Storage over the WAL and the meta store. What is durable comes back after
 // a restart, the two stores are reconciled after a crash between their writes, and a cluster of
 // RawNodes restarted from disk keeps every committed entry.
+#include "tests/wal/support/temp_dir.h"
 #include "wal/durable_storage.h"
 
 #include <gtest/gtest.h>
@@ -23,18 +24,7 @@ using raft::Entry;
 using raft::EntryVec;
 using raft::HardState;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "durable_storage_test.XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 constexpr NodeIdentity kIdentity{.cluster_id = 7, .node_id = 1};
 

@@ -1,5 +1,6 @@
 // MetaStore: identity at creation and at reopen, every field across a reopen, the sync rule,
 // damage reported as errors that name what is wrong, and a write that survives a killed process.
+#include "tests/wal/support/temp_dir.h"
 #include "wal/meta_store.h"
 
 #include <gtest/gtest.h>
@@ -34,26 +35,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory per test, removed at the end.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base && *base ? base : "/tmp") + "/meta_store_test.XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) {
-      ADD_FAILURE() << "mkdtemp " << pattern << ": " << std::strerror(errno);
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::read_file;
+using testing::TempDir;
+using testing::write_file;
 
 constexpr NodeIdentity kId{7, 3};
 
@@ -134,17 +118,6 @@ std::vector<fs::path> files_named(const std::string& dir, const std::string& pre
     }
   }
   return out;
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_file(const fs::path& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-  ASSERT_TRUE(out.good()) << path;
 }
 
 // --- identity ---
