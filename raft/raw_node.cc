@@ -36,6 +36,14 @@ std::error_code RawNode::propose(std::string data, std::string context) {
   return raft_.step(m);
 }
 
+std::error_code RawNode::propose_batch(std::vector<std::string> data) {
+  if (data.empty()) return Error::kInvalidMessage;
+  Message m = local_message(eraftpb::MsgPropose, raft_.id());
+  m.mutable_entries()->Reserve(static_cast<int>(data.size()));
+  for (auto& d : data) m.add_entries()->set_data(std::move(d));
+  return raft_.step(m);
+}
+
 std::error_code RawNode::propose_conf_change(const ConfChange& cc) {
   Message m = local_message(eraftpb::MsgPropose, raft_.id());
   Entry* e = m.add_entries();

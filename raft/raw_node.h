@@ -74,6 +74,10 @@ class RawNode {
   // Proposes `data` to be appended to the log. kProposalDropped when there is no leader, a
   // transfer is in progress, forwarding is disabled, or the uncommitted budget is spent.
   std::error_code propose(std::string data, std::string context = {});
+  // Proposes several entries in one message, so that they reach the log, the Ready and each
+  // follower's MsgAppend together. All are accepted or all dropped; an empty batch is
+  // kInvalidMessage.
+  std::error_code propose_batch(std::vector<std::string> data);
   // Proposes a membership change (kConfChangePending if one is not yet applied). The entry's
   // context is the change's context. A change forwarded from a follower that the leader refuses
   // comes back as an empty normal entry with the same context.

@@ -167,6 +167,42 @@ TEST(RawNodeTest, LeaderSendsBeforeItsOwnWriteIsDurable) {
   EXPECT_EQ(rd2.hard_state->commit(), last + 1);
 }
 
+// A batch of proposals becomes one MsgAppend per follower, not one per proposal.
+TEST(RawNodeTest, ProposeBatchSendsOneAppendPerFollower) {
+  MemoryStorage s(voters({1, 2}));
+  RawNode n(config(1), s);
+  elect(n, s);
+  const uint64_t last = n.raft().log().last_index();
+  ASSERT_FALSE(n.propose_batch({"a", "b", "c"}));
+  Ready rd = n.ready();
+  ASSERT_EQ(rd.entries.size(), 3u);
+  EXPECT_EQ(rd.entries[0].index(), last + 1);
+  EXPECT_EQ(rd.entries[2].data(), "c");
+  ASSERT_EQ(rd.messages.size(), 1u);
+  EXPECT_EQ(rd.messages[0].msg_type(), eraftpb::MsgAppend);
+  EXPECT_EQ(rd.messages[0].entries_size(), 3);
+  EXPECT_EQ(n.propose_batch({}), make_error_code(Error::kInvalidMessage));
+}
+
+// A follower forwards the whole batch to the leader in one MsgPropose.
+TEST(RawNodeTest, FollowerForwardsABatchInOneMessage) {
+  MemoryStorage s(voters({1, 2}));
+  RawNode n(config(2), s);
+  Message hb;
+  hb.set_msg_type(eraftpb::MsgHeartbeat);
+  hb.set_from(1);
+  hb.set_to(2);
+  hb.set_term(1);
+  ASSERT_FALSE(n.step(hb));
+  n.advance(n.ready());
+  ASSERT_FALSE(n.propose_batch({"a", "b"}));
+  Ready rd = n.ready();
+  ASSERT_EQ(rd.messages.size(), 1u);
+  EXPECT_EQ(rd.messages[0].msg_type(), eraftpb::MsgPropose);
+  EXPECT_EQ(rd.messages[0].to(), 1u);
+  EXPECT_EQ(rd.messages[0].entries_size(), 2);
+}
+
 // A follower acknowledges entries only after they are durable.
 TEST(RawNodeTest, FollowerAcknowledgesOnlyAfterPersisting) {
   MemoryStorage s(voters({1, 2, 3}));
