@@ -8,6 +8,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 namespace raft::le {
 
@@ -36,7 +37,16 @@ inline T get(const char* in) noexcept {
 
 inline void put_u32(char* out, uint32_t v) noexcept { put(out, v); }
 inline void put_u64(char* out, uint64_t v) noexcept { put(out, v); }
+inline uint16_t get_u16(const char* in) noexcept { return get<uint16_t>(in); }
 inline uint32_t get_u32(const char* in) noexcept { return get<uint32_t>(in); }
 inline uint64_t get_u64(const char* in) noexcept { return get<uint64_t>(in); }
+
+// Appends v to a growing byte string.
+template <typename T>
+inline void append(std::string& out, T v) {
+  char buf[sizeof v];
+  put(buf, v);
+  out.append(buf, sizeof v);
+}
 
 }  // namespace raft::le

@@ -1,0 +1,73 @@
+// The node's disk thread: writes what the core's Readys ask to persist, in Ready order, off the
+// node's strand.
+//
+// Group commit: the thread takes every job queued since it last looked, appends all their
+// entries, syncs once, then saves the newest HardState (synced by the meta store when term or
+// vote changed), and reports the newest Ready number that is now durable. A snapshot in a job
+// is written (wal::DurableStorage::apply_snapshot) after the entries of the jobs before it are
+// durable, so the order of the Readys is kept.
+//
+// A failed write is final: the writer reports it once and ignores every later job, because the
+// WAL refuses writes after a failure and the node must stop (wal/wal.h).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <thread>
+
+#include "framework/job_queue.h"
+#include "raft/types.h"
+#include "wal/durable_storage.h"
+
+namespace framework {
+
+struct DiskJob {
+  uint64_t ready_number = 0;
+  raft::EntryVec entries;
+  std::optional<raft::HardState> hard_state;
+  std::optional<raft::Snapshot> snapshot;
+};
+
+struct DiskStats {
+  uint64_t jobs = 0;
+  uint64_t batches = 0;  // group commits: one per wake-up of the thread
+  uint64_t syncs = 0;
+  uint64_t entries = 0;
+};
+
+class DiskWriter {
+ public:
+  // Called on the disk thread: every Ready up to `ready_number` is durable.
+  using OnPersisted = std::function<void(uint64_t ready_number)>;
+  // Called on the disk thread, once, when a write failed.
+  using OnFailed = std::function<void(const wal::Status& status)>;
+
+  DiskWriter(wal::DurableStorage& storage, OnPersisted on_persisted, OnFailed on_failed);
+  // Finishes the queued jobs, then joins the thread.
+  ~DiskWriter();
+  DiskWriter(const DiskWriter&) = delete;
+  DiskWriter& operator=(const DiskWriter&) = delete;
+
+  void submit(DiskJob job) { queue_.push(std::move(job)); }
+  // Finishes the queued jobs and joins the thread; later submits are ignored. Idempotent.
+  void stop();
+
+  // Read after stop(), or for monitoring (a racy but harmless read of counters).
+  DiskStats stats() const { return stats_; }
+
+ private:
+  void run();
+  // Writes one batch of jobs; false after a failure.
+  bool write(std::deque<DiskJob>& jobs);
+
+  wal::DurableStorage& storage_;
+  OnPersisted on_persisted_;
+  OnFailed on_failed_;
+  JobQueue<DiskJob> queue_;
+  DiskStats stats_;
+  bool failed_ = false;
+  std::thread thread_;
+};
+
+}  // namespace framework
