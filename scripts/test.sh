@@ -8,9 +8,10 @@
 #   5. ctest asan         the same tests under ASan + UBSan
 #   6. simulator          the randomized simulator (release build), SIM_SEEDS seeds
 #   7. simulator asan     the randomized simulator under ASan + UBSan, SIM_ASAN_SEEDS seeds
-#   8. build tsan         build/tsan, the storage and transport tests only (TSan)
+#   8. build tsan         build/tsan, the storage, transport and runtime tests only (TSan)
 #   9. wal tsan           the storage tests under TSan
 #  10. net tsan           the transport tests under TSan
+#  11. framework tsan     the runtime's cluster tests under TSan
 #
 # Environment:
 #   SKIP_SETUP=1      do not run scripts/setup.sh
@@ -169,10 +170,10 @@ fi
 
 # TSan: the core is single-threaded by contract; what runs threads is durable storage (the WAL
 # and the meta store serve readers while a writer appends and syncs) and the transport (Asio
-# coroutines, called from other threads), so their tests run under TSan. The runtime
-# (framework/) joins this stage when it lands.
+# coroutines, called from other threads) and the runtime (framework/: a strand, a disk thread
+# and an apply thread per node), so their tests run under TSan.
 begin_stage "build tsan"
-bash scripts/build.sh tsan wal_tests net_tests
+bash scripts/build.sh tsan wal_tests net_tests framework_tests
 end_stage
 
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
@@ -185,3 +186,8 @@ begin_stage "net tsan"
 echo "+ build/tsan/tests/net_tests --gtest_brief=1"
 build/tsan/tests/net_tests --gtest_brief=1 2>&1 | tee build/tsan/net_tests.log
 end_stage "$(grep -E '^\[  PASSED  \]' build/tsan/net_tests.log | tail -n 1)"
+
+begin_stage "framework tsan"
+echo "+ build/tsan/tests/framework_tests --gtest_brief=1"
+build/tsan/tests/framework_tests --gtest_brief=1 2>&1 | tee build/tsan/framework_tests.log
+end_stage "$(grep -E '^\[  PASSED  \]' build/tsan/framework_tests.log | tail -n 1)"
