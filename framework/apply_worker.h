@@ -49,12 +49,12 @@ struct ApplyOutcome {
 };
 
 class ApplyWorker {
+ public:
   // Called on the apply thread after each job.
   using OnApplied = std::function<void(ApplyOutcome outcome)>;
   // Called on the apply thread, once, when the state machine threw; later jobs are ignored.
   using OnFailed = std::function<void(const std::string& what)>;
 
- public:
   ApplyWorker(StateMachine& state_machine, uint64_t self_id, OnApplied on_applied,
               OnFailed on_failed);
   // Finishes the queued jobs, then joins the thread.
