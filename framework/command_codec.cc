@@ -99,15 +99,15 @@ std::optional<ConfContext> decode_conf_context(std::string_view data) {
   return c;
 }
 
-std::string encode_read_context(uint64_t request) {
+std::string encode_read_context(RequestTag tag) {
   std::string out;
-  raft::le::append<uint64_t>(out, request);
+  put_tag(out, tag);
   return out;
 }
 
-std::optional<uint64_t> decode_read_context(std::string_view data) {
-  if (data.size() != 8) return std::nullopt;
-  return raft::le::get_u64(data.data());
+std::optional<RequestTag> decode_read_context(std::string_view data) {
+  if (data.size() != 16) return std::nullopt;
+  return RequestTag{raft::le::get_u64(data.data()), raft::le::get_u64(data.data() + 8)};
 }
 
 }  // namespace framework

@@ -54,8 +54,9 @@ struct ConfContext {
 std::string encode_conf_context(const ConfContext& context);
 std::optional<ConfContext> decode_conf_context(std::string_view data);
 
-// The ReadIndex context of a read request (the request id, 8 bytes).
-std::string encode_read_context(uint64_t request);
-std::optional<uint64_t> decode_read_context(std::string_view data);
+// The ReadIndex context of a read request: origin and request id (16 bytes). The leader tracks
+// pending reads from every node by context, so it must be unique across the cluster.
+std::string encode_read_context(RequestTag tag);
+std::optional<RequestTag> decode_read_context(std::string_view data);
 
 }  // namespace framework

@@ -135,6 +135,15 @@ void Node::Impl::start() {
   if (phase_ != Phase::kNew) throw std::logic_error("Node::start called twice");
   open_storage();
   const uint64_t snapshot_index = storage_->first_index() - 1;
+  if (snapshot_index > sm_->durable_applied_index()) {
+    // The log before the snapshot is gone, so the state machine must start from the snapshot's
+    // state; restoring a stored snapshot at start is the snapshot layer's job.
+    throw std::system_error(
+        node_error(NodeError::kStorageFailed),
+        raft::concat("data dir ", config_.data_dir, " starts from a snapshot at index ",
+                     snapshot_index, " but the state machine has applied only up to ",
+                     sm_->durable_applied_index(), "; restoring stored snapshots is not supported yet"));
+  }
   applied_ = snapshot_index;
   raw_ = std::make_unique<raft::RawNode>(config_.raft_config(snapshot_index), *storage_);
   const raft::Status st = raw_->status();
@@ -146,8 +155,18 @@ void Node::Impl::start() {
   term_ = st.hard_state.term();
   log_.set_term(term_);
   start_workers();
-  start_transport();
+  // Running before the transport starts: its first messages find the node ready for them.
   phase_ = Phase::kRunning;
+  try {
+    start_transport();
+  } catch (...) {
+    transport_.reset();
+    disk_->stop();
+    apply_->stop();
+    phase_ = Phase::kStopped;
+    torn_down_ = true;
+    throw;
+  }
   log_.info(raft::concat("node started: data dir ", config_.data_dir, ", listening on ",
                          config_.listen.host, ":", port_, ", ", st.describe()));
   asio::post(strand_, [self = shared_from_this()] {
@@ -174,7 +193,12 @@ void Node::Impl::open_storage() {
                            info.wal.torn_path, ":", info.wal.torn_offset, " (copy kept at ",
                            info.wal.torn_copy, ")"));
   }
-  if (storage_->is_new() && !config_.join) bootstrap();
+  // A bootstrap interrupted by a crash (entries written, HardState not yet) is done again: the
+  // entries are the same, and nothing else can have happened without a term.
+  const bool unfinished_bootstrap = storage_->meta().hard_state().term() == 0 &&
+                                    storage_->first_index() == 1 &&
+                                    storage_->meta().conf_state().voters_size() == 0;
+  if (!config_.join && (storage_->is_new() || unfinished_bootstrap)) bootstrap();
 }
 
 // A new cluster's members each write the same first entries: one AddNode per initial member at
@@ -285,9 +309,15 @@ void Node::Impl::set_faults(uint64_t peer, const net::FaultRules& rules) {
 }
 
 void Node::Impl::stop(Waiter<Empty> w) {
-  if (phase_ == Phase::kStopped || phase_ == Phase::kNew) {
+  if (phase_ == Phase::kNew || (phase_ == Phase::kStopped && torn_down_)) {
     phase_ = Phase::kStopped;
+    torn_down_ = true;
     std::move(w).resolve({});
+    return;
+  }
+  // Stopping, or stopped and still tearing down: resolved when the teardown ends.
+  if (phase_ == Phase::kStopped) {
+    stop_waiters_.push_back(std::move(w));
     return;
   }
   stop_waiters_.push_back(std::move(w));
@@ -307,6 +337,10 @@ void Node::Impl::stop(Waiter<Empty> w) {
 }
 
 void Node::Impl::shutdown_now() {
+  if (torn_down_) return;
+  phase_ = Phase::kStopped;
+  torn_down_ = true;
+  ticker_.cancel();
   if (transport_) transport_.reset();
   if (disk_) disk_->stop();
   if (apply_) apply_->stop();
@@ -349,7 +383,7 @@ void Node::Impl::read_index(Waiter<uint64_t> w) {
   if (leader() == raft::kNone) return std::move(w).fail(node_error(NodeError::kNotLeader));
   if (full()) return std::move(w).fail(node_error(NodeError::kTooManyPending), leader());
   const uint64_t request = next_request_++;
-  if (raw_->read_index(encode_read_context(request))) {
+  if (raw_->read_index(encode_read_context(RequestTag{config_.id, request}))) {
     return std::move(w).fail(node_error(NodeError::kDropped), leader());
   }
   reads_.emplace(request, PendingRead{std::move(w), 0});

@@ -47,6 +47,14 @@
 //
 // Construct, start(), use, co_await stop(), destroy. The destructor of a node that was started
 // but not stopped stops it synchronously, which is only safe once its io_context no longer runs.
+// A node that applies its own removal from the cluster stops by itself a little later (after two
+// election timeouts, so that the messages of its removal still leave); its requests then fail
+// with kRemoved.
+//
+// ## Joining
+//
+// A node added to a running cluster starts with NodeConfig::join and its peers listing the
+// current members' addresses: a node accepts connections only from the members it knows.
 #pragma once
 
 #include <cstdint>
@@ -128,8 +136,8 @@ class Node {
   Node& operator=(const Node&) = delete;
 
   // Opens (or creates) the data dir, restores the state machine's position, binds the listening
-  // socket and starts the node's coroutines. Call once, from any thread, before or while the
-  // executor runs. Throws std::system_error (a NodeError or an I/O error) with a message naming
+  // socket and starts the node's coroutines. Call once, before the executor runs or from the
+  // thread that runs it (never concurrently with the executor's handlers). Throws std::system_error (a NodeError or an I/O error) with a message naming
   // the data dir or address on failure.
   void start();
   // The port this node listens on (after start()).

@@ -70,7 +70,7 @@ class Node::Impl : public std::enable_shared_from_this<Impl> {
  private:
   enum class Phase { kNew, kRunning, kStopping, kStopped };
 
-  // A proposal waiting for its entry to be applied here.
+  // A read waiting for its read index, then for that index to be applied here.
   struct PendingRead {
     Waiter<uint64_t> waiter;
     uint64_t index = 0;  // the read index, once the core answered (0 before)
@@ -137,6 +137,10 @@ class Node::Impl : public std::enable_shared_from_this<Impl> {
   std::set<uint64_t> members_;
   // Addresses learned from membership changes; config_.peers wins over these.
   std::map<uint64_t, net::PeerAddress> learned_addresses_;
+  // Peers that left the configuration, by the ticks left before the transport forgets them.
+  // Not at once: the leader's last appends to a removed node (the ones that tell it its removal
+  // committed, so that it stops itself) are still queued when the change is handed out.
+  std::map<uint64_t, int> retiring_peers_;
 
   // Requests. Ids start from a random base each start, so entries replayed from an earlier run
   // never match a request of this one.
@@ -165,6 +169,13 @@ class Node::Impl : public std::enable_shared_from_this<Impl> {
   uint64_t term_ = 0;
   // Set when this node applied its own removal: it stops once applied reaches this index.
   uint64_t removed_at_ = 0;
+  // Ticks since start; removed peers are disconnected, and a removed node stops, at a tick.
+  uint64_t ticks_ = 0;
+  std::map<uint64_t, uint64_t> peers_to_remove_;
+  uint64_t stop_at_tick_ = 0;
+  uint64_t removal_grace_ticks() const { return 2 * static_cast<uint64_t>(config_.election_ticks); }
+  // Set once stop has joined the threads (on the strand, after the transport stopped).
+  bool torn_down_ = false;
   std::optional<NodeError> failure_;
   bool apply_failed_ = false;
 };

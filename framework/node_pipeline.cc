@@ -37,6 +37,19 @@ void Node::Impl::arm_ticker() {
 }
 
 void Node::Impl::on_tick() {
+  ++ticks_;
+  for (auto it = peers_to_remove_.begin(); it != peers_to_remove_.end();) {
+    if (it->second <= ticks_) {
+      transport_->remove_peer(it->first);
+      it = peers_to_remove_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (stop_at_tick_ != 0 && ticks_ >= stop_at_tick_) {
+    fail_node(NodeError::kRemoved, "this node was removed from the cluster; stopped");
+    return;
+  }
   raw_->tick();
   expire_requests();
   schedule_ready();
@@ -107,8 +120,9 @@ void Node::Impl::handle_ready(raft::Ready rd) {
   for (raft::Message& m : rd.messages) transport_->send(std::move(m));
 
   for (const raft::ReadState& rs : rd.read_states) {
-    std::optional<uint64_t> request = decode_read_context(rs.request_ctx);
-    if (!request) continue;
+    std::optional<RequestTag> tag = decode_read_context(rs.request_ctx);
+    if (!tag || tag->origin != config_.id) continue;
+    const std::optional<uint64_t> request = tag->request;
     if (auto it = reads_.find(*request); it != reads_.end()) {
       it->second.index = rs.index;
       read_queue_.emplace(rs.index, *request);
@@ -192,10 +206,16 @@ void Node::Impl::apply_conf_entry(const raft::Entry& e, ApplyJob& job) {
     for (const auto& [id, address] : ctx->addresses) learned_addresses_[id] = address;
   }
   const std::set<uint64_t> now = members_of(cs);
+  // A removed peer is disconnected only after a grace period: the message that tells it the
+  // removal committed leaves in the same Ready, and closing at once would drop it from the queue
+  // (the removed node would then never learn of its removal and never stop).
   for (uint64_t id : members_) {
-    if (!now.contains(id) && id != config_.id) transport_->remove_peer(id);
+    if (!now.contains(id) && id != config_.id) {
+      peers_to_remove_[id] = ticks_ + removal_grace_ticks();
+    }
   }
   for (uint64_t id : now) {
+    peers_to_remove_.erase(id);
     if (id == config_.id || members_.contains(id)) continue;
     auto configured = config_.peers.find(id);
     if (configured != config_.peers.end() && configured->second.port != 0) {
@@ -204,7 +224,13 @@ void Node::Impl::apply_conf_entry(const raft::Entry& e, ApplyJob& job) {
       transport_->set_peer(id, learned->second);
     }
   }
-  if (members_.contains(config_.id) && !now.contains(config_.id)) removed_at_ = e.index();
+  // Only the newest change counts: a node removed once and added back later replays its old
+  // removal on the way to its re-addition.
+  if (!now.contains(config_.id)) {
+    if (members_.contains(config_.id)) removed_at_ = e.index();
+  } else {
+    removed_at_ = 0;
+  }
   members_ = now;
   if (ctx && ctx->tag.origin == config_.id) {
     conf_outcomes_.push_back(ConfOutcome{ctx->tag.request, e.index(), {}, cs});
@@ -217,6 +243,10 @@ void Node::Impl::on_leader_change(uint64_t leader, uint64_t term) {
   for (auto it = transfers_.begin(); it != transfers_.end();) {
     if (it->second.to == leader) {
       std::move(it->second.waiter).resolve({});
+      it = transfers_.erase(it);
+    } else if (leader != raft::kNone) {
+      // Another node won: the transfer did not happen (the caller may ask again).
+      std::move(it->second.waiter).fail(node_error(NodeError::kDropped), leader);
       it = transfers_.erase(it);
     } else {
       ++it;
@@ -267,8 +297,11 @@ void Node::Impl::on_applied(ApplyOutcome outcome) {
     }
   }
   resolve_applied();
-  if (removed_at_ != 0 && applied_ >= removed_at_ && phase_ == Phase::kRunning) {
-    fail_node(NodeError::kRemoved, "this node was removed from the cluster; stopping");
+  if (removed_at_ != 0 && applied_ >= removed_at_ && applied_ >= raw_->raft().log().committed() &&
+      phase_ == Phase::kRunning && stop_at_tick_ == 0) {
+    // Stay up a little longer so the messages of the removal (a leader's commit) still leave.
+    log_.info("this node was removed from the cluster; stopping shortly");
+    stop_at_tick_ = ticks_ + removal_grace_ticks();
   }
   maybe_finish_stop();
   schedule_ready();
@@ -371,6 +404,7 @@ void Node::Impl::finish_stop() {
   transport_->stop([self = shared_from_this()] {
     self->disk_->stop();
     self->apply_->stop();
+    self->torn_down_ = true;
     self->log_.info("stopped");
     for (Waiter<Empty>& w : self->stop_waiters_) std::move(w).resolve({});
     self->stop_waiters_.clear();

@@ -57,7 +57,7 @@ TEST(CommandCodecTest, DamagedConfContextIsRefused) {
 }
 
 TEST(CommandCodecTest, ReadContextRoundTrips) {
-  EXPECT_EQ(decode_read_context(encode_read_context(42)), 42u);
+  EXPECT_EQ(decode_read_context(encode_read_context(RequestTag{3, 42})), (RequestTag{3, 42}));
   EXPECT_FALSE(decode_read_context("short"));
 }
 
