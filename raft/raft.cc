@@ -877,17 +877,18 @@ void Raft::step_leader_read_index(const Message& m) {
     send_read_index_response(m, raft_log_.committed());
     return;
   }
-  switch (config_.read_only_option) {
-    case ReadOnlyOption::kSafe:
-      read_only_.add_request(raft_log_.committed(), m);
-      // The leader acknowledges its own heartbeat.
-      read_only_.recv_ack(id_, m.entries(0).data());
-      bcast_heartbeat_with_ctx(m.entries(0).data());
-      break;
-    case ReadOnlyOption::kLeaseBased:
-      send_read_index_response(m, raft_log_.committed());
-      break;
+  // The lease holds only while a quorum has been heard from since the last quorum check: a leader
+  // cut off from the others keeps its role until the check after that, which may come after the
+  // others elected a new leader and committed a write that a lease answer would miss. Without
+  // that contact, the read is confirmed by a heartbeat round, as a safe read is.
+  if (config_.read_only_option == ReadOnlyOption::kLeaseBased && trk_.quorum_active()) {
+    send_read_index_response(m, raft_log_.committed());
+    return;
   }
+  read_only_.add_request(raft_log_.committed(), m);
+  // The leader acknowledges its own heartbeat.
+  read_only_.recv_ack(id_, m.entries(0).data());
+  bcast_heartbeat_with_ctx(m.entries(0).data());
 }
 
 void Raft::release_pending_read_index_messages() {
@@ -975,7 +976,8 @@ void Raft::step_leader_heartbeat_response(const Message& m, Progress& pr) {
     send_append(m.from());
   }
 
-  if (config_.read_only_option != ReadOnlyOption::kSafe || m.context().empty()) return;
+  // Lease-mode reads are confirmed this way too while the lease is not held (above).
+  if (m.context().empty()) return;
   const auto* acks = read_only_.recv_ack(m.from(), m.context());
   if (acks == nullptr) return;
   if (trk_.config.voters.vote_result(*acks) != quorum::VoteResult::kWon) return;

@@ -229,5 +229,48 @@ TEST(ReadIndexTest, LeaseReadOnANewLeaderWaitsForItsFirstCommit) {
   EXPECT_EQ(c.read_states(1)[0], (ReadState{1, "r"}));
 }
 
+// The lease holds only while the leader has heard from a quorum since its last quorum check. A
+// leader cut off from the others keeps its role until the check after that, which can come up to
+// an election timeout after the others elected a new leader and committed there; answering from
+// the lease meanwhile could return a read index that misses that write. So after a check without
+// contact, a lease read is confirmed with a heartbeat round like a safe read.
+TEST(ReadIndexTest, LeaseReadNeedsQuorumContactSinceTheLastCheck) {
+  ClusterOptions o = options({1, 2, 3});
+  o.configure = [](Config& c) {
+    c.read_only_option = ReadOnlyOption::kLeaseBased;
+    c.check_quorum = true;
+  };
+  Cluster c(o);
+  elect(c, 1);
+  c.stabilize();
+
+  // With recent contact the lease answers at once.
+  ASSERT_FALSE(c.read_index(1, "a"));
+  c.handle_ready(1);
+  ASSERT_EQ(c.read_states(1).size(), 1u);
+
+  c.isolate(1);
+  // One election timeout: the quorum check still sees the contact from before the cut (the
+  // leader stays leader) and starts a new period with nobody heard from.
+  for (int i = 0; i < c.node(1).raft().config().election_tick; ++i) {
+    c.tick(1);
+    send_into_the_void(c, 1);
+  }
+  ASSERT_EQ(c.node(1).raft().state(), StateRole::kLeader);
+
+  ASSERT_FALSE(c.read_index(1, "b"));
+  send_into_the_void(c, 1);
+  EXPECT_EQ(c.read_states(1).size(), 1u) << "a cut-off leader answered from its lease";
+  EXPECT_EQ(c.node(1).raft().pending_reads(), 1u);
+
+  // Acknowledgements from a quorum confirm it, as for a safe read.
+  c.heal();
+  c.tick_all(c.node(1).raft().config().heartbeat_tick);
+  c.stabilize();
+  ASSERT_EQ(c.read_states(1).size(), 2u) << c.node(1).raft().pending_reads() << " "
+                                         << to_string(c.node(1).raft().state());
+  EXPECT_EQ(c.read_states(1)[1].request_ctx, "b");
+}
+
 }  // namespace
 }  // namespace raft::testing
