@@ -137,10 +137,6 @@ class Node::Impl : public std::enable_shared_from_this<Impl> {
   std::set<uint64_t> members_;
   // Addresses learned from membership changes; config_.peers wins over these.
   std::map<uint64_t, net::PeerAddress> learned_addresses_;
-  // Peers that left the configuration, by the ticks left before the transport forgets them.
-  // Not at once: the leader's last appends to a removed node (the ones that tell it its removal
-  // committed, so that it stops itself) are still queued when the change is handed out.
-  std::map<uint64_t, int> retiring_peers_;
 
   // Requests. Ids start from a random base each start, so entries replayed from an earlier run
   // never match a request of this one.

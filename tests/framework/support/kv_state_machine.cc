@@ -20,6 +20,7 @@ class MapSnapshot final : public StateSnapshot {
 }  // namespace
 
 std::vector<std::string> KvStateMachine::apply(std::span<const Command> commands) {
+  pass_gate();
   std::lock_guard lock(mu_);
   std::vector<std::string> results;
   results.reserve(commands.size());
@@ -103,6 +104,40 @@ uint64_t KvStateMachine::leader_changes() const {
 uint64_t KvStateMachine::membership_changes() const {
   std::lock_guard lock(mu_);
   return membership_changes_;
+}
+
+void KvStateMachine::hold() {
+  std::lock_guard lock(gate_mu_);
+  held_ = true;
+}
+
+void KvStateMachine::release() {
+  {
+    std::lock_guard lock(gate_mu_);
+    held_ = false;
+  }
+  gate_cv_.notify_all();
+}
+
+bool KvStateMachine::blocked() const {
+  std::lock_guard lock(gate_mu_);
+  return blocked_;
+}
+
+bool KvStateMachine::gate_expired() const {
+  std::lock_guard lock(gate_mu_);
+  return expired_;
+}
+
+void KvStateMachine::pass_gate() {
+  std::unique_lock lock(gate_mu_);
+  if (!held_) return;
+  blocked_ = true;
+  if (!gate_cv_.wait_for(lock, kGateLimit, [&] { return !held_; })) {
+    expired_ = true;
+    held_ = false;
+  }
+  blocked_ = false;
 }
 
 }  // namespace framework::testing

@@ -1,5 +1,6 @@
 #include "tests/framework/support/test_cluster.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -38,6 +39,10 @@ TestCluster::TestCluster(int n, ClusterOptions options)
 }
 
 TestCluster::~TestCluster() {
+  // A node's stop waits for its apply thread, which a closed gate would block forever.
+  for (auto& [id, m] : members_) {
+    if (m.sm) m.sm->release();
+  }
   for (uint64_t id : running_ids()) stop(id);
   work_.reset();
   io_.run_for(1s);
@@ -72,10 +77,17 @@ void TestCluster::create(uint64_t id, bool join) {
   if (!m.dir) m.dir = std::make_unique<wal::testing::TempDir>();
   m.sm = std::make_shared<KvStateMachine>();
   m.join = join;
-  NodeConfig c = config_for(id, join);
-  c.data_dir = m.dir->sub("data");
-  m.node = std::make_unique<Node>(io_.get_executor(), c, m.sm);
+  m.node = std::make_unique<Node>(io_.get_executor(), config(id), m.sm);
 }
+
+NodeConfig TestCluster::config(uint64_t id) const {
+  const Member& m = members_.at(id);
+  NodeConfig c = config_for(id, m.join);
+  c.data_dir = data_dir(id);
+  return c;
+}
+
+std::string TestCluster::data_dir(uint64_t id) const { return members_.at(id).dir->sub("data"); }
 
 void TestCluster::publish_port(uint64_t id) {
   Member& m = members_.at(id);
@@ -97,6 +109,11 @@ void TestCluster::start_all() {
     m.port = m.node->port();
   }
   for (auto& [id, m] : members_) publish_port(id);
+}
+
+void TestCluster::start(uint64_t id) {
+  members_.at(id).node->start();
+  publish_port(id);
 }
 
 bool TestCluster::run_until(const std::function<bool()>& pred,
@@ -147,7 +164,9 @@ uint64_t TestCluster::wait_for_leader(std::vector<uint64_t> among,
           seen = s.leader;
           term = s.term;
         }
-        // The agreed leader must itself be leader (not a stale belief of its followers).
+        // The agreed leader must be one of them (not a leader cut off on the other side of a
+        // partition) and itself be leader (not a stale belief of its followers).
+        if (std::find(among.begin(), among.end(), seen) == among.end()) return false;
         if (!running(seen)) return false;
         if (status(seen).role != raft::StateRole::kLeader) return false;
         leader = seen;
@@ -201,6 +220,13 @@ void TestCluster::restart(uint64_t id) {
   Member& m = members_.at(id);
   m.node->start();
   publish_port(id);
+}
+
+void TestCluster::restart_all() {
+  std::vector<uint64_t> ids;
+  for (const auto& [id, m] : members_) ids.push_back(id);
+  for (uint64_t id : ids) stop(id);
+  for (uint64_t id : ids) restart(id);
 }
 
 void TestCluster::add_joining_node(uint64_t id) {

@@ -47,7 +47,7 @@ class TestCluster {
  public:
   // Nodes 1..n, created (not started).
   explicit TestCluster(int n, ClusterOptions options = {});
-  // Stops every running node.
+  // Opens every state machine's gate (KvStateMachine::release), then stops every running node.
   ~TestCluster();
   TestCluster(const TestCluster&) = delete;
   TestCluster& operator=(const TestCluster&) = delete;
@@ -56,6 +56,8 @@ class TestCluster {
 
   // Starts every created node and tells every node every port.
   void start_all();
+  // Starts one created node (the others may stay unstarted) and tells the running ones its port.
+  void start(uint64_t id);
 
   // Runs the io_context until pred() holds; false if the deadline passed first.
   bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds deadline = kDeadline);
@@ -77,14 +79,58 @@ class TestCluster {
   }
   void await(boost::asio::awaitable<void> a, std::chrono::milliseconds deadline = kDeadline);
 
+  // Starts `a` on the io_context without waiting for it; the slot holds its result once it
+  // completed (it stays valid after the cluster is gone). For requests a test leaves pending.
+  template <typename T>
+  std::shared_ptr<std::optional<T>> spawn(boost::asio::awaitable<T> a) {
+    auto slot = std::make_shared<std::optional<T>>();
+    boost::asio::co_spawn(io_, std::move(a), [slot](std::exception_ptr e, T v) {
+      if (e) std::rethrow_exception(e);
+      *slot = std::move(v);
+    });
+    return slot;
+  }
+  // Starts every awaitable at once (so they are in flight together), then runs the io_context
+  // until all completed; results in the order given. Fails the test if the deadline passes
+  // first, with default values for the ones still pending.
+  template <typename T>
+  std::vector<T> await_all(std::vector<boost::asio::awaitable<T>> all,
+                           std::chrono::milliseconds deadline = kDeadline) {
+    std::vector<std::shared_ptr<std::optional<T>>> slots;
+    slots.reserve(all.size());
+    for (auto& a : all) slots.push_back(spawn(std::move(a)));
+    auto done = [&] {
+      for (const auto& s : slots) {
+        if (!s->has_value()) return false;
+      }
+      return true;
+    };
+    if (!run_until(done, deadline)) {
+      ADD_FAILURE() << "requests did not complete within the deadline";
+    }
+    std::vector<T> out;
+    out.reserve(slots.size());
+    for (auto& s : slots) out.push_back(s->has_value() ? std::move(**s) : T{});
+    return out;
+  }
+
+  // Runs the io_context for `window` and returns whether pred() held at every check during it
+  // (false as soon as it does not). For asserting that something does NOT happen: the window
+  // is the only fixed wait a test may use, and it bounds how long the test looks, not how long
+  // it waits for progress.
+  bool holds_for(const std::function<bool()>& pred, std::chrono::milliseconds window) {
+    return !run_until([&] { return !pred(); }, window);
+  }
+
   Node& node(uint64_t id) { return *members_.at(id).node; }
   KvStateMachine& sm(uint64_t id) { return *members_.at(id).sm; }
   bool running(uint64_t id) const;
   std::vector<uint64_t> running_ids() const;
   NodeStatus status(uint64_t id) { return await(node(id).status()); }
 
-  // The leader every running node (or every node of `among`) agrees on, once there is one.
-  // 0 if none within the deadline.
+  // The leader every running node (or every node of `among`) agrees on, once there is one and
+  // it is one of them, in the same term, and leader by its own status. 0 if none within the
+  // deadline.
   uint64_t wait_for_leader(std::vector<uint64_t> among = {},
                            std::chrono::milliseconds deadline = kDeadline);
   // Waits until every running node (or `among`) has applied at least `index`.
@@ -99,11 +145,19 @@ class TestCluster {
   // Graceful stop and destruction of the node; its data dir stays.
   void stop(uint64_t id);
   // A new Node on the same data dir (and a new port), started, with every node told the port.
+  // Its state machine is a new, empty KvStateMachine, which the node fills by replaying its log.
   void restart(uint64_t id);
+  // Stops every running node, then restarts every member (every node down at once, as after a
+  // power cut of the whole cluster, except that each stopped gracefully).
+  void restart_all();
   // A node that joins the running cluster (NodeConfig::join), created and started; the others
   // learn its address from the membership change that adds it (address()).
   void add_joining_node(uint64_t id);
   net::PeerAddress address(uint64_t id) const;
+  // The config the cluster gives node `id` (data dir included), for tests that build a Node of
+  // their own on a member's data dir.
+  NodeConfig config(uint64_t id) const;
+  std::string data_dir(uint64_t id) const;
 
   // Cuts every link between a node of side_a and a node of side_b, both directions (through
   // each node's transport faults); heal() restores every link.
