@@ -76,6 +76,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include "bench/bench_system.h"
 #include "bench/bench_messages.h"
 #include "bench/cluster_load.h"
 #include "framework/node.h"
@@ -216,19 +217,6 @@ bench::LoadSpec load_spec(const Flags& f, size_t payload, int proposers) {
 }
 
 // --- Scratch directory -----------------------------------------------------------------------
-
-const char* filesystem_name(const std::string& path) {
-  struct statfs st {};
-  if (::statfs(path.c_str(), &st) != 0) return "unknown";
-  switch (static_cast<unsigned long>(st.f_type)) {
-    case 0xEF53: return "ext2/3/4";
-    case 0x58465342: return "xfs";
-    case 0x9123683E: return "btrfs";
-    case 0x01021994: return "tmpfs";
-    case 0x794C7630: return "overlayfs";
-    default: return "other";
-  }
-}
 
 // A fresh directory, removed with everything in it when this goes out of scope.
 class ScratchDir {
@@ -1201,7 +1189,7 @@ int run_driver(const Flags& f) {
   ::signal(SIGHUP, on_fatal_signal);
   const auto started = Clock::now();
   ScratchDir scratch(f.base_dir);
-  const char* fs = filesystem_name(scratch.path());
+  const char* fs = bench::filesystem_name(scratch.path());
   std::fprintf(stderr, "cluster_bench: writing in %s (%s)\n", scratch.path().c_str(), fs);
   if (std::string_view(fs) == "tmpfs") {
     std::fprintf(stderr, "cluster_bench: warning: tmpfs ignores fdatasync; not disk figures\n");

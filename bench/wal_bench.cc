@@ -36,6 +36,8 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "bench/bench_system.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -108,19 +110,6 @@ class ScratchDir {
  private:
   std::string path_;
 };
-
-const char* filesystem_name(const std::string& path) {
-  struct statfs st {};
-  if (::statfs(path.c_str(), &st) != 0) return "unknown";
-  switch (static_cast<unsigned long>(st.f_type)) {
-    case 0xEF53: return "ext2/3/4";
-    case 0x58465342: return "xfs";
-    case 0x9123683E: return "btrfs";
-    case 0x01021994: return "tmpfs";
-    case 0x794C7630: return "overlayfs";
-    default: return "other";
-  }
-}
 
 // --- Memory ---------------------------------------------------------------------------------
 
@@ -760,7 +749,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   g_scratch = templ;
-  const char* fs = filesystem_name(g_scratch);
+  const char* fs = bench::filesystem_name(g_scratch);
   std::fprintf(stderr, "wal_bench: writing in %s (%s)\n", g_scratch.c_str(), fs);
   if (std::string_view(fs) == "tmpfs") {
     std::fprintf(stderr,
