@@ -76,8 +76,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
-#include "bench/bench_system.h"
 #include "bench/bench_messages.h"
+#include "bench/bench_system.h"
 #include "bench/cluster_load.h"
 #include "framework/node.h"
 

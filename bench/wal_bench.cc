@@ -36,8 +36,6 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include "bench/bench_system.h"
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -53,6 +51,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/bench_system.h"
 #include "raft/types.h"
 #include "wal/status.h"
 #include "wal/wal.h"
