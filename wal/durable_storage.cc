@@ -195,6 +195,9 @@ Status DurableStorage::record_snapshot(const raft::SnapshotMetadata& metadata) {
   }
   MetaUpdate update;
   update.snapshot = metadata;
+  // A restart replays the log from the snapshot, so the configuration to start from is the
+  // snapshot's (the entries that built it may be compacted away).
+  update.conf_state = metadata.conf_state();
   if (Status st = meta_->save(update); !st.ok()) return st;
   remember_snapshot(metadata);
   return {};

@@ -105,8 +105,9 @@ class DurableStorage final : public raft::Storage {
   // stores its first configuration.
   Status set_conf_state(const raft::ConfState& cs);
 
-  // Records a snapshot this node made of its own state (metadata only; synced), then drops the
-  // WAL's segments that hold only entries at or below compact_index (<= the snapshot's index).
+  // Records a snapshot this node made of its own state (metadata, and its ConfState as the one a
+  // restart starts from; synced); compact() then drops the WAL's segments that hold only entries
+  // at or below compact_index (<= the snapshot's index).
   Status record_snapshot(const raft::SnapshotMetadata& metadata);
   Status compact(uint64_t compact_index);
 

@@ -300,6 +300,8 @@ TEST(DurableStorage, RecordSnapshotThenCompactDropsOldEntries) {
     m.set_term(1);  // wrong term: refused
     EXPECT_EQ(s->record_snapshot(m).code(), Error::kInvalidArgument);
     m.set_term(2);
+    m.mutable_conf_state()->add_voters(1);
+    m.mutable_conf_state()->add_learners(4);
     ASSERT_TRUE(s->record_snapshot(m).ok());
     const uint64_t segments_before = s->wal().stats().segments;
     ASSERT_TRUE(s->compact(300).ok());
@@ -314,6 +316,12 @@ TEST(DurableStorage, RecordSnapshotThenCompactDropsOldEntries) {
   EXPECT_EQ(s->first_index(), 301u);
   EXPECT_EQ(s->last_index(), 400u);
   EXPECT_EQ(*s->term(300), 2u);
+  // A restart replays from the snapshot, so it starts from the snapshot's configuration: the
+  // entries that built it are gone.
+  const raft::ConfState cs = s->initial_state()->conf_state;
+  EXPECT_EQ(std::vector<uint64_t>(cs.voters().begin(), cs.voters().end()), std::vector<uint64_t>{1});
+  EXPECT_EQ(std::vector<uint64_t>(cs.learners().begin(), cs.learners().end()),
+            std::vector<uint64_t>{4});
   expect_same_entries(*s, 301, 401, EntryVec(entries.begin() + 300, entries.end()));
 }
 
