@@ -7,6 +7,9 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "net/snapshot_streams.h"
 
 namespace net::detail {
 
@@ -31,11 +34,13 @@ std::string describe_endpoint(const tcp::socket& socket) {
 
 }  // namespace
 
-InboundConnection::InboundConnection(std::shared_ptr<TransportShared> shared, tcp::socket socket)
+InboundConnection::InboundConnection(std::shared_ptr<TransportShared> shared,
+                                     std::shared_ptr<SnapshotStreams> snapshots, tcp::socket socket)
     : shared_(std::move(shared)),
+      snapshots_(std::move(snapshots)),
       socket_(std::move(socket)),
       remote_(describe_endpoint(socket_)),
-      decoder_(shared_->options().max_frame_body),
+      decoder_(shared_->options().max_frame_body, shared_->options().snapshot_chunk_bytes),
       read_buffer_(kReadChunk) {
   boost::system::error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
@@ -84,6 +89,11 @@ asio::awaitable<void> InboundConnection::run(std::shared_ptr<InboundConnection> 
   for (;;) {
     const Read next = co_await read_frame();
     if (closed_ || shared_->stopping()) co_return;
+    if (next == Read::kOffer) {
+      // Only ever the first frame after the hello: the decoder refuses an offer after messages.
+      co_await take_offer();
+      co_return;
+    }
     if (next != Read::kMessage) {
       const std::string reason = describe_failure(next);
       if (reason.empty()) {
@@ -116,6 +126,9 @@ asio::awaitable<InboundConnection::Read> InboundConnection::read_frame() {
     switch (decoder_.next(&hello_, &message_)) {
       case FrameDecoder::Status::kHello: co_return Read::kHello;
       case FrameDecoder::Status::kMessage: co_return Read::kMessage;
+      case FrameDecoder::Status::kSnapshotOffer: co_return Read::kOffer;
+      // The decoder takes chunks only after an offer, and this connection stops reading then.
+      case FrameDecoder::Status::kSnapshotChunk:
       case FrameDecoder::Status::kError: co_return Read::kBadFrame;
       case FrameDecoder::Status::kNeedMore: break;
     }
@@ -163,6 +176,74 @@ std::string InboundConnection::check_message() const {
   return {};
 }
 
+std::string InboundConnection::check_offer() const {
+  if (message_.msg_type() != raft::MessageType::MsgSnapshot) {
+    return raft::concat("peer ", peer_, " offered a snapshot stream with a message that is not "
+                        "a MsgSnapshot: ", raft::describe(message_));
+  }
+  const uint64_t self = shared_->options().node_id;
+  if (message_.to() != self) {
+    return raft::concat("peer ", peer_, " offered a snapshot for node ", message_.to(),
+                        ", this is node ", self, ": ", raft::describe(message_));
+  }
+  if (message_.from() != peer_) {
+    return raft::concat("peer ", peer_, " offered a snapshot from node ", message_.from(), ": ",
+                        raft::describe(message_));
+  }
+  return {};
+}
+
+asio::awaitable<void> InboundConnection::take_offer() {
+  if (std::string reason = check_offer(); !reason.empty()) {
+    TransportShared::bump(shared_->counters().snapshots_failed);
+    refuse(reason);
+    co_return;
+  }
+  // The peer may have been removed while its offer was in flight.
+  if (!shared_->is_known_peer(peer_)) {
+    close();
+    co_return;
+  }
+  if (shared_->faults(peer_).block_inbound) {
+    co_await decline_offer("inbound traffic from the peer is blocked (fault injection)");
+    co_return;
+  }
+  if (std::string busy = snapshots_->admit_receive(); !busy.empty()) {
+    co_await decline_offer(busy);
+    co_return;
+  }
+  const uint64_t size = decoder_.offer_size();
+  snapshots_->receive(peer_, remote_, socket_, std::move(decoder_), std::move(message_), size);
+  closed_ = true;
+}
+
+asio::awaitable<void> InboundConnection::decline_offer(std::string_view reason) {
+  TransportShared::bump(shared_->counters().snapshots_failed);
+  if (shared_->logs(raft::LogLevel::kInfo)) {
+    shared_->log(raft::LogLevel::kInfo,
+                 raft::concat("net: declining snapshot ", raft::describe(message_), " of ",
+                              decoder_.offer_size(), " bytes from ", remote_, " (peer ", peer_,
+                              "): ", reason));
+  }
+  std::string frame;
+  append_snapshot_result_frame(frame, false);
+  auto [error, written] = co_await asio::async_write(socket_, asio::buffer(frame), kUseTuple);
+  if (!error && !closed_) {
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    asio::steady_timer deadline(socket_.get_executor());
+    deadline.expires_after(shared_->options().hello_timeout);
+    auto drain = [](tcp::socket& socket, std::vector<char>& buffer) -> asio::awaitable<void> {
+      for (;;) {
+        auto [read_error, read] = co_await socket.async_read_some(asio::buffer(buffer), kUseTuple);
+        if (read_error) co_return;
+      }
+    };
+    co_await (drain(socket_, read_buffer_) || deadline.async_wait(kUseTuple));
+  }
+  close();
+}
+
 std::string InboundConnection::describe_failure(Read read) const {
   switch (read) {
     case Read::kBadFrame: return raft::concat("bad frame: ", decoder_.error().message());
@@ -171,6 +252,7 @@ std::string InboundConnection::describe_failure(Read read) const {
                           " bytes of it received): ", read_error_.message());
     case Read::kHello: return "unexpected hello";
     case Read::kMessage: return "unexpected message";
+    case Read::kOffer: return "unexpected snapshot offer";
     case Read::kClosed: return {};
   }
   return {};

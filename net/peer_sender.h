@@ -55,6 +55,7 @@ class PeerSender : public std::enable_shared_from_this<PeerSender> {
   void close();
 
   uint64_t id() const { return id_; }
+  const PeerAddress& address() const { return address_; }
 
  private:
   using Clock = std::chrono::steady_clock;

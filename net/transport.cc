@@ -1,7 +1,8 @@
 // The Transport: the listener and its accept loop, the registry of peers (one PeerSender each)
-// and of accepted connections (one InboundConnection each), and the posting of calls from any
-// thread onto the executor. The work of a connection lives in peer_sender.cc and
-// inbound_connection.cc; what they share, in transport_shared.cc.
+// and of accepted connections (one InboundConnection each), the snapshot streams, and the
+// posting of calls from any thread onto the executor. The work of a connection lives in
+// peer_sender.cc and inbound_connection.cc, that of snapshot streams in snapshot_*.cc; what they
+// share, in transport_shared.cc.
 #include "net/transport.h"
 
 #include <atomic>
@@ -17,6 +18,7 @@
 
 #include "net/inbound_connection.h"
 #include "net/peer_sender.h"
+#include "net/snapshot_streams.h"
 #include "net/transport_shared.h"
 
 namespace net {
@@ -25,12 +27,14 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using detail::InboundConnection;
 using detail::PeerSender;
+using detail::SnapshotStreams;
 using detail::TransportShared;
 
 struct Transport::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::any_io_executor executor, TransportOptions options, TransportHandler handler)
       : shared(std::make_shared<TransportShared>(std::move(executor), std::move(options),
                                                  std::move(handler))),
+        snapshots(std::make_shared<SnapshotStreams>(shared)),
         acceptor(shared->executor()),
         accept_pause(shared->executor()) {}
 
@@ -39,10 +43,13 @@ struct Transport::Impl : std::enable_shared_from_this<Impl> {
   void set_peer(uint64_t id, PeerAddress address);
   void remove_peer(uint64_t id);
   void send(raft::Message message);
+  void send_snapshot(raft::Message message, std::unique_ptr<SnapshotSource> source);
+  void set_faults(uint64_t peer, const FaultRules& rules);
   // Executor only (or when it runs nothing of this transport, as in the destructor).
   void stop(std::function<void()> done);
 
   std::shared_ptr<TransportShared> shared;
+  std::shared_ptr<SnapshotStreams> snapshots;
   tcp::acceptor acceptor;
   // A failing accept (out of file descriptors) waits on it before trying again.
   asio::steady_timer accept_pause;
@@ -63,6 +70,7 @@ void Transport::Impl::start() {
   acceptor.bind(endpoint);
   acceptor.listen();
   port = acceptor.local_endpoint().port();
+  snapshots->start();
   shared->spawn(accept_loop(shared_from_this()));
 }
 
@@ -79,7 +87,7 @@ asio::awaitable<void> Transport::Impl::accept_loop(std::shared_ptr<Impl> /*keep_
       co_await accept_pause.async_wait(use_tuple);
       continue;
     }
-    auto connection = std::make_shared<InboundConnection>(shared, std::move(socket));
+    auto connection = std::make_shared<InboundConnection>(shared, snapshots, std::move(socket));
     inbound.insert(connection);
     connection->start([self = shared_from_this(), connection] { self->inbound.erase(connection); });
   }
@@ -113,6 +121,7 @@ void Transport::Impl::remove_peer(uint64_t id) {
   for (const auto& connection : inbound) {
     if (connection->peer() == id) connection->close();
   }
+  snapshots->cut(id, /*sends=*/true, /*receives=*/true);
 }
 
 void Transport::Impl::send(raft::Message message) {
@@ -125,6 +134,38 @@ void Transport::Impl::send(raft::Message message) {
   it->second->send(std::move(message));
 }
 
+void Transport::Impl::send_snapshot(raft::Message message,
+                                    std::unique_ptr<SnapshotSource> source) {
+  if (shared->stopping()) return;
+  const uint64_t peer = message.to();
+  auto it = peers.find(peer);
+  std::string why;
+  if (it == peers.end()) {
+    why = "unknown peer";
+  } else if (shared->faults(peer).block_outbound) {
+    why = "outbound traffic to the peer is blocked (fault injection)";
+  } else if (message.msg_type() != raft::MessageType::MsgSnapshot) {
+    // The receiver would refuse it as bad input; failing here says why without a connection.
+    why = raft::concat("not a MsgSnapshot: ", raft::describe(message));
+  }
+  if (!why.empty()) {
+    TransportShared::bump(shared->counters().snapshots_failed);
+    shared->log(raft::LogLevel::kInfo,
+                raft::concat("net: snapshot to peer ", peer, " not sent: ", why));
+    shared->report_snapshot_sent(peer, false);
+    return;
+  }
+  snapshots->send(it->second->address(), std::move(message), std::move(source));
+}
+
+void Transport::Impl::set_faults(uint64_t peer, const FaultRules& rules) {
+  shared->set_faults(peer, rules);
+  // A partition cuts the streams in flight too, as it would cut their connections.
+  if (rules.block_outbound || rules.block_inbound) {
+    snapshots->cut(peer, rules.block_outbound, rules.block_inbound);
+  }
+}
+
 void Transport::Impl::stop(std::function<void()> done) {
   if (!shared->stopping()) {
     shared->begin_stop();
@@ -135,6 +176,8 @@ void Transport::Impl::stop(std::function<void()> done) {
     peers.clear();
     // Each connection leaves `inbound` when its coroutine ends, later, on the executor.
     for (const auto& connection : inbound) connection->close();
+    // when_idle() waits for the snapshot thread too: it holds a count until it has ended.
+    snapshots->stop();
   }
   shared->when_idle(std::move(done));
 }
@@ -146,8 +189,10 @@ Transport::Transport(asio::any_io_executor executor, TransportOptions options,
 Transport::~Transport() {
   // The contract forbids running this while the executor runs our handlers, so the stop can be
   // done here, directly; coroutines still suspended end when the executor next runs (or are
-  // destroyed with it), holding what they use.
+  // destroyed with it), holding what they use. The snapshot thread needs nothing from the
+  // executor to end, so it is joined here (at once if stop() had finished).
   impl_->stop({});
+  impl_->snapshots->join();
 }
 
 void Transport::start() { impl_->start(); }
@@ -169,6 +214,13 @@ void Transport::send(raft::Message m) {
              [impl = impl_, m = std::move(m)]() mutable { impl->send(std::move(m)); });
 }
 
+void Transport::send_snapshot(raft::Message m, std::unique_ptr<SnapshotSource> source) {
+  asio::post(impl_->shared->executor(),
+             [impl = impl_, m = std::move(m), source = std::move(source)]() mutable {
+               impl->send_snapshot(std::move(m), std::move(source));
+             });
+}
+
 void Transport::stop(std::function<void()> done) {
   asio::post(impl_->shared->executor(),
              [impl = impl_, done = std::move(done)]() mutable { impl->stop(std::move(done)); });
@@ -177,7 +229,7 @@ void Transport::stop(std::function<void()> done) {
 // Posted like send(), so that faults set, then messages sent, from one thread apply in that order.
 void Transport::set_faults(uint64_t peer, const FaultRules& rules) {
   asio::post(impl_->shared->executor(),
-             [impl = impl_, peer, rules] { impl->shared->set_faults(peer, rules); });
+             [impl = impl_, peer, rules] { impl->set_faults(peer, rules); });
 }
 
 void Transport::clear_faults() {

@@ -26,6 +26,35 @@
 // peer is not connected its queue still fills up to the bound; when the connection is lost the
 // queue is cleared (the core resends what matters) and the peer reported unreachable.
 //
+// ## Snapshots
+//
+// send_snapshot() streams a snapshot to a peer on a connection of its own, so a large snapshot
+// never delays the messages (heartbeats, appends) on the peer's message connection. The
+// connection starts with a hello, then an offer (the MsgSnapshot carrying the snapshot's
+// metadata, with no data, and the stream's size in bytes), then the bytes in chunk frames of at
+// most snapshot_chunk_bytes, each with the frame's CRC32C; the receiver answers with a result
+// frame once its sink has committed the whole (or refused it). TCP's own flow control paces the
+// sender to the receiver's disk. Reading the source and writing the sink (blocking file I/O)
+// run on a thread of the transport's own, never on the executor.
+//
+// At most max_snapshot_sends streams go out at once and max_snapshot_receives come in at once;
+// a send beyond the limit fails at once (on_snapshot_sent(peer, false): the core tries again
+// later), an offer beyond it is declined (result 0). A stream that stalls for
+// snapshot_idle_timeout fails on both sides; the sender's wait for the result counts, so a
+// sink's commit() must finish within it. On the receiver a refused offer, a bad or short chunk,
+// a cut connection or a sink that throws aborts the sink and is logged with the peer's address;
+// nothing is handed up. The receiver refuses a chunk larger than its own snapshot_chunk_bytes:
+// every node of a cluster must use the same value.
+//
+// The offer must be a MsgSnapshot addressed to this node from the hello's peer, else it is bad
+// input. block_outbound and block_inbound fault rules apply to snapshot streams (a send to a
+// blocked peer fails at once, an offer from one is declined, and setting the rule cuts the
+// streams in flight); drop_outbound and delay_outbound apply to messages only. remove_peer()
+// cuts the peer's streams. Counters: snapshots_sent and snapshots_received count committed
+// streams; snapshots_failed every other outcome, on either side, from the moment a send was
+// asked for or an offer frame decoded (an offer that the decoder cannot parse counts only in
+// connections_refused, like any bad frame).
+//
 // ## Bad input
 //
 // A frame that is oversized, truncated by a closed connection, corrupt or unparseable, a hello
@@ -36,8 +65,12 @@
 // ## Threads
 //
 // Everything runs on the executor given at construction (use a strand when the io_context has
-// several threads). send(), set_peer(), remove_peer() and stop() may be called from any thread:
-// they post to the executor. The handler's callbacks run on the executor.
+// several threads), except the snapshot streams, which run on a thread the transport owns
+// (started by start(), joined before stop()'s `done`). send(), send_snapshot(), set_peer(),
+// remove_peer() and stop() may be called from any thread: they post to the executor. The
+// handler's callbacks run on the executor, except on_snapshot_offer (on the snapshot thread). Log
+// lines of the snapshot thread are posted to the executor, so the logger is only ever called
+// there.
 #pragma once
 
 #include <chrono>
@@ -67,6 +100,11 @@ struct TransportOptions {
   std::chrono::milliseconds dial_backoff_min{20};
   std::chrono::milliseconds dial_backoff_max{1000};
   std::chrono::milliseconds hello_timeout{5000};
+  // Snapshot streams (see above).
+  size_t max_snapshot_sends = 2;
+  size_t max_snapshot_receives = 2;
+  size_t snapshot_chunk_bytes = kDefaultSnapshotChunkBytes;  // the same on every node
+  std::chrono::milliseconds snapshot_idle_timeout{30000};
   // Seeds the backoff jitter and the fault injector's random drops.
   uint64_t seed = 1;
   raft::Logger* logger = nullptr;
@@ -77,12 +115,51 @@ struct PeerAddress {
   uint16_t port = 0;
 };
 
-// What the transport hands up, on its executor.
+// The sender's side of a snapshot stream: the bytes of a stored snapshot.
+class SnapshotSource {
+ public:
+  virtual ~SnapshotSource() = default;
+  // The stream's length in bytes. Called once, when the stream starts.
+  virtual uint64_t size() const = 0;
+  // Up to n bytes from where the last read ended; 0 at the end. Throws std::exception on failure.
+  // Called on the snapshot thread; never asked for more than size() in all.
+  virtual size_t read(char* buf, size_t n) = 0;
+};
+
+// The receiver's side: where the bytes go. Every call, and the destructor, run on the snapshot
+// thread.
+class SnapshotSink {
+ public:
+  virtual ~SnapshotSink() = default;
+  // Throws std::exception on failure (the stream is then aborted).
+  virtual void write(const char* data, size_t n) = 0;
+  // All `size` bytes arrived: check and keep them. Throws if the whole is bad (abort() follows).
+  virtual void commit() = 0;
+  // The stream failed: drop what was written. Called at most once, never after a commit() that
+  // returned; a sink destroyed without commit() or abort() was never written to.
+  virtual void abort() = 0;
+};
+
+// What the transport hands up, on its executor (except on_snapshot_offer, see there).
 struct TransportHandler {
   // A message from a peer, already checked as above.
   std::function<void(raft::Message)> on_message;
   // The peer could not be reached, or a message to it was dropped (the core's MsgUnreachable).
   std::function<void(uint64_t peer)> on_unreachable;
+  // A peer offers a snapshot: `m` is its MsgSnapshot (metadata, no data), `size` the bytes to
+  // come. Returns the sink to write them to, or null to refuse (say, the snapshot is not newer
+  // than what this node has). Runs on the transport's snapshot thread, so it must be thread-safe
+  // with respect to the executor, must not wait for the executor (stop() and the destructor wait
+  // for this thread), and must not destroy the Transport (say, by dropping the last reference
+  // to its owner there). Unset: every offer is refused.
+  std::function<std::unique_ptr<SnapshotSink>(const raft::Message& m, uint64_t size)>
+      on_snapshot_offer;
+  // The whole snapshot arrived and the sink committed it; `m` is the offer's MsgSnapshot, to be
+  // stepped into the core like any message.
+  std::function<void(raft::Message m)> on_snapshot_received;
+  // A send_snapshot() ended: the peer committed the snapshot (true) or not (false). Called once
+  // per send_snapshot() made before stop(); not for streams that stop() cut.
+  std::function<void(uint64_t peer, bool ok)> on_snapshot_sent;
 };
 
 // Faults a test injects into one transport, per peer and per direction, applied to messages
@@ -102,14 +179,19 @@ struct TransportStats {
   uint64_t dropped_by_faults = 0;
   uint64_t connections_refused = 0;  // closed for bad input (bad frame, hello, address)
   uint64_t dials = 0;
+  uint64_t snapshots_sent = 0;      // committed by the peer
+  uint64_t snapshots_received = 0;  // committed here
+  uint64_t snapshots_failed = 0;    // sends and receives that failed or were refused
+  uint64_t snapshot_bytes_sent = 0;
 };
 
 class Transport {
  public:
   Transport(boost::asio::any_io_executor executor, TransportOptions options,
             TransportHandler handler);
-  // Stops (as stop()) if not stopped; must not run while the executor runs other handlers of
-  // this transport (destroy it on the executor's thread after stop() finished, or after the
+  // Stops (as stop()) if not stopped, and joins the snapshot thread (waiting for a source read
+  // or sink call in progress); must not run while the executor runs other handlers of this
+  // transport (destroy it on the executor's thread after stop() finished, or after the
   // io_context stopped).
   ~Transport();
   Transport(const Transport&) = delete;
@@ -129,8 +211,18 @@ class Transport {
   // Queues `m` for m.to(). Unknown peer or full queue: dropped and reported unreachable.
   void send(raft::Message m);
 
+  // Streams the snapshot `m` (a MsgSnapshot with metadata; its data, if any, is not sent) with
+  // the bytes of `source` to m.to() on a connection of its own; on_snapshot_sent reports the
+  // outcome (also, at once, for an unknown peer, a blocked peer or a full send limit). The
+  // source is read, and destroyed, on the snapshot thread (or on the executor if the send fails
+  // at once).
+  void send_snapshot(raft::Message m, std::unique_ptr<SnapshotSource> source);
+
   // Closes the listener and every connection and ends every coroutine; pending messages are
-  // dropped. `done` (optional) runs on the executor when everything has ended.
+  // dropped. Snapshot streams are cut: receiving sinks are aborted, and sends in flight are not
+  // reported (no callback reaches the handler once stop() has run). A source read or sink call
+  // in progress is waited for. `done` (optional) runs on the executor when everything has
+  // ended, the snapshot thread included.
   void stop(std::function<void()> done = {});
 
   // Test faults; callable from any thread. Posted like send(), so faults set and messages sent

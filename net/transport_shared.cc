@@ -42,6 +42,30 @@ void TransportShared::spawn(boost::asio::awaitable<void> coroutine, std::functio
       });
 }
 
+void TransportShared::spawn_on(boost::asio::any_io_executor executor,
+                               boost::asio::awaitable<void> coroutine,
+                               std::function<void()> on_end) {
+  boost::asio::co_spawn(
+      std::move(executor), std::move(coroutine),
+      [self = shared_from_this(), on_end = std::move(on_end)](std::exception_ptr error) {
+        if (on_end) on_end();
+        if (error) {
+          boost::asio::post(self->executor_, [self, error] {
+            try {
+              std::rethrow_exception(error);
+            } catch (const std::exception& e) {
+              self->log(raft::LogLevel::kError,
+                        raft::concat("net: snapshot coroutine failed: ", e.what()));
+            } catch (...) {
+              self->log(raft::LogLevel::kError,
+                        "net: snapshot coroutine failed with a non-std exception");
+            }
+            std::rethrow_exception(error);
+          });
+        }
+      });
+}
+
 void TransportShared::when_idle(std::function<void()> done) {
   if (done) when_idle_.push_back(std::move(done));
   if (running_ == 0) {
@@ -69,6 +93,23 @@ void TransportShared::report_unreachable(uint64_t peer) {
   if (handler_.on_unreachable) handler_.on_unreachable(peer);
 }
 
+void TransportShared::deliver_snapshot(raft::Message message) {
+  if (stopping_) return;
+  if (handler_.on_snapshot_received) handler_.on_snapshot_received(std::move(message));
+}
+
+void TransportShared::report_snapshot_sent(uint64_t peer, bool ok) {
+  if (stopping_) return;
+  if (handler_.on_snapshot_sent) handler_.on_snapshot_sent(peer, ok);
+}
+
+std::unique_ptr<SnapshotSink> TransportShared::offer_snapshot(const raft::Message& message,
+                                                              uint64_t size) const {
+  // handler_ is never written after construction, so reading it here races with nothing.
+  if (!handler_.on_snapshot_offer) return nullptr;
+  return handler_.on_snapshot_offer(message, size);
+}
+
 void TransportShared::log(raft::LogLevel level, std::string_view message) const {
   // The transport knows no term; 0 says so.
   if (logs(level)) logger_->log(level, options_.node_id, 0, message);
@@ -79,6 +120,19 @@ void TransportShared::refuse(std::string_view remote, std::string_view reason) {
   if (logs(raft::LogLevel::kWarn)) {
     log(raft::LogLevel::kWarn, raft::concat("net: closing connection from ", remote, ": ", reason));
   }
+}
+
+void TransportShared::post_log(raft::LogLevel level, std::string message) {
+  boost::asio::post(executor_, [self = shared_from_this(), level, message = std::move(message)] {
+    self->log(level, message);
+  });
+}
+
+void TransportShared::refuse_snapshot(std::string_view remote, std::string_view reason) {
+  bump(counters_.connections_refused);
+  bump(counters_.snapshots_failed);
+  post_log(raft::LogLevel::kWarn,
+           raft::concat("net: closing snapshot connection from ", remote, ": ", reason));
 }
 
 std::chrono::milliseconds TransportShared::next_backoff(unsigned failures) {
@@ -110,6 +164,10 @@ TransportStats TransportShared::stats() const {
   s.dropped_by_faults = counters_.dropped_by_faults.load(std::memory_order_relaxed);
   s.connections_refused = counters_.connections_refused.load(std::memory_order_relaxed);
   s.dials = counters_.dials.load(std::memory_order_relaxed);
+  s.snapshots_sent = counters_.snapshots_sent.load(std::memory_order_relaxed);
+  s.snapshots_received = counters_.snapshots_received.load(std::memory_order_relaxed);
+  s.snapshots_failed = counters_.snapshots_failed.load(std::memory_order_relaxed);
+  s.snapshot_bytes_sent = counters_.snapshot_bytes_sent.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -2,10 +2,12 @@
 // rules, the seeded generators, the stop flag, and the count of coroutines still running — the
 // count is what lets stop() say when everything has ended.
 //
-// Internal to net/ (transport.cc, peer_sender.cc, inbound_connection.cc); not part of the API.
+// Internal to net/ (transport.cc, peer_sender.cc, inbound_connection.cc, the snapshot streams);
+// not part of the API.
 //
-// Thread-safety: stats() may be called from any thread. Everything else runs on the executor
-// (or before the executor runs); the Transport posts calls made elsewhere.
+// Thread-safety: stats(), the counters, options(), executor() and the members marked "any
+// thread" may be called from any thread (the snapshot thread uses them). Everything else runs
+// on the executor (or before the executor runs); the Transport posts calls made elsewhere.
 #pragma once
 
 #include <atomic>
@@ -41,16 +43,30 @@ class TransportShared : public std::enable_shared_from_this<TransportShared> {
   // A coroutine that ends by an exception is a bug of this layer: it is logged and rethrown out
   // of the executor's run().
   void spawn(boost::asio::awaitable<void> coroutine, std::function<void()> on_end = {});
+  // Any thread: starts `coroutine` on `executor` (the snapshot thread's), not counted (the
+  // thread is), then runs `on_end` there. An exception is a bug, as above: it is logged and
+  // rethrown out of this transport's executor's run(), not out of the snapshot thread.
+  void spawn_on(boost::asio::any_io_executor executor, boost::asio::awaitable<void> coroutine,
+                std::function<void()> on_end);
   // From now on no callback reaches the handler; coroutines see stopping() and end.
   void begin_stop() { stopping_ = true; }
   bool stopping() const { return stopping_; }
   // Runs `done` (posted to the executor) once no counted coroutine runs. Call after begin_stop().
   void when_idle(std::function<void()> done);
+  // Counts something else that must end before when_idle() fires (the snapshot thread), as a
+  // coroutine is counted; release() when it has ended.
+  void hold() { ++running_; }
+  void release() { coroutine_ended(); }
 
   // ---- what the transport hands up (executor only; nothing after begin_stop) ----
 
   void deliver(raft::Message message);
   void report_unreachable(uint64_t peer);
+  void deliver_snapshot(raft::Message message);
+  void report_snapshot_sent(uint64_t peer, bool ok);
+  // Any thread (the snapshot thread): the handler's on_snapshot_offer, or null if it is unset.
+  // May throw whatever the handler throws.
+  std::unique_ptr<SnapshotSink> offer_snapshot(const raft::Message& message, uint64_t size) const;
 
   // ---- peers this node accepts connections from (executor only) ----
 
@@ -64,6 +80,12 @@ class TransportShared : public std::enable_shared_from_this<TransportShared> {
   void log(raft::LogLevel level, std::string_view message) const;
   // Counts a connection closed for bad input and logs why, with the peer's address.
   void refuse(std::string_view remote, std::string_view reason);
+  // Any thread: logs on the executor (the logger need not be thread-safe). A line posted by the
+  // snapshot thread before it ends is logged before stop()'s `done` runs.
+  void post_log(raft::LogLevel level, std::string message);
+  // Any thread: a snapshot connection closed for bad input; counts it in connections_refused
+  // and snapshots_failed and logs why (posted), with the peer's address.
+  void refuse_snapshot(std::string_view remote, std::string_view reason);
 
   // ---- randomness (executor only) ----
 
@@ -87,6 +109,10 @@ class TransportShared : public std::enable_shared_from_this<TransportShared> {
     std::atomic<uint64_t> dropped_by_faults{0};
     std::atomic<uint64_t> connections_refused{0};
     std::atomic<uint64_t> dials{0};
+    std::atomic<uint64_t> snapshots_sent{0};
+    std::atomic<uint64_t> snapshots_received{0};
+    std::atomic<uint64_t> snapshots_failed{0};
+    std::atomic<uint64_t> snapshot_bytes_sent{0};
   };
   static void bump(std::atomic<uint64_t>& counter, uint64_t by = 1) {
     counter.fetch_add(by, std::memory_order_relaxed);

@@ -2,13 +2,15 @@
 // chose.
 //
 // The input is read as a small program that builds a byte stream and then cuts it up:
-//   - the decoder's max_body (0..300, so "too large" is easy to reach);
+//   - the decoder's max_body and max_chunk_body (0..300 each, so "too large" is easy to reach);
 //   - up to 64 pieces of stream, each one of: raw bytes; a hello from append_hello_frame with any
 //     fields; a message frame from append_message_frame (of a message parsed from input bytes, or
 //     built field by field); a frame with any kind, flags, reserved bytes, announced length and
 //     body but a CRC computed over what was written (random bytes alone almost never pass the
 //     CRC, so without this the fuzzer would never get past it); one bit flipped anywhere so far;
-//   - the sizes of the pieces the stream is fed in.
+//     a snapshot offer, chunk or result frame from the encoders;
+//   - the sizes of the pieces the stream is fed in, and whether each goes through feed() or
+//     through prepare() and commit().
 //
 // The stream is decoded three ways: fed whole; fed in the input's pieces with next() drained
 // after each; and byte by byte (short streams). A finding (printed, then abort, so libFuzzer
@@ -16,16 +18,20 @@
 //   - decoding it whole disagrees, on the frames decoded or on how the stream ended, with a
 //     reference decoder here that follows net/frame.h's rules in the plainest way;
 //   - the three ways disagree (the decoder's output must not depend on how the bytes were split);
-//   - buffered() exceeds, after a feed, one frame header plus max_body plus that feed, or, once
-//     drained, one frame header plus max_body;
+//   - buffered() exceeds, after a feed, one frame header plus the larger limit plus that feed, or,
+//     once drained, one frame header plus the larger limit;
 //   - after kError, next() returns anything else, error() changes, or bytes are kept;
-//   - a hello other than first, or a message before a hello;
-//   - a decoded hello or message that, re-encoded and decoded again, is not the same.
+//   - a hello other than first, a message or offer before a hello, an offer not right after
+//     the hello, a chunk without an offer, a message and an offer on one connection;
+//   - a decoded hello, message, offer or chunk that, re-encoded and decoded again, is not the
+//     same.
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -94,7 +100,7 @@ Message built_message(FuzzedDataProvider& in) {
 }
 
 void append_piece(FuzzedDataProvider& in, std::string& stream) {
-  switch (in.ConsumeIntegralInRange<int>(0, 5)) {
+  switch (in.ConsumeIntegralInRange<int>(0, 8)) {
     case 0: stream += in.ConsumeRandomLengthString(64); break;
     case 1: {
       Hello h;
@@ -113,7 +119,8 @@ void append_piece(FuzzedDataProvider& in, std::string& stream) {
     }
     case 3: net::append_message_frame(stream, built_message(in)); break;
     case 4: {
-      const auto kind = in.ConsumeIntegralInRange<uint8_t>(0, 3);
+      uint8_t kind = in.ConsumeIntegralInRange<uint8_t>(0, 7);
+      if (kind > 3) kind = static_cast<uint8_t>(kind + 12);  // 16..19: the snapshot kinds and one past
       const auto flags = in.ConsumeBool() ? in.ConsumeIntegral<uint8_t>() : uint8_t{0};
       const auto reserved = in.ConsumeBool() ? in.ConsumeIntegral<uint16_t>() : uint16_t{0};
       const std::string body = in.ConsumeRandomLengthString(320);
@@ -128,6 +135,13 @@ void append_piece(FuzzedDataProvider& in, std::string& stream) {
         stream[bit / 8] = static_cast<char>(stream[bit / 8] ^ (1 << (bit % 8)));
       }
       break;
+    case 6: {
+      const uint64_t size = in.ConsumeIntegral<uint64_t>();
+      net::append_snapshot_offer_frame(stream, built_message(in), size);
+      break;
+    }
+    case 7: net::append_snapshot_chunk_frame(stream, in.ConsumeRandomLengthString(320)); break;
+    case 8: net::append_snapshot_result_frame(stream, in.ConsumeBool()); break;
   }
 }
 
@@ -144,9 +158,13 @@ struct Outcome {
   std::error_code error;
 };
 
+std::string describe_offer(uint64_t size, const Message& m) {
+  return "O" + std::to_string(size) + "/" + m.SerializeAsString();
+}
+
 // net/frame.h's rules applied to the whole stream at once, written as plainly as possible: the
 // oracle the real decoder is compared with.
-Outcome reference_decode(const std::string& s, size_t max_body) {
+Outcome reference_decode(const std::string& s, size_t max_body, size_t max_chunk) {
   Outcome out;
   auto le32 = [&](size_t at) {
     uint32_t v = 0;
@@ -161,16 +179,19 @@ Outcome reference_decode(const std::string& s, size_t max_body) {
     return out;
   };
   bool hello_seen = false;
+  bool messages = false;  // a message was decoded: this is a message connection
+  bool snapshot = false;  // an offer was decoded: this is a snapshot connection
   for (size_t at = 0;;) {
     if (s.size() - at < kFrameHeaderSize) return out;  // kNeedMore
     const uint32_t size = le32(at);
-    if (size > max_body) return stop(net::FrameError::kTooLarge);
+    if (size > (snapshot ? max_chunk : max_body)) return stop(net::FrameError::kTooLarge);
     if (s.size() - at - kFrameHeaderSize < size) return out;
     uint32_t crc = raft::crc32c::value(s.data() + at, 8);
     crc = raft::crc32c::extend(crc, s.data() + at + kFrameHeaderSize, size);
     if (crc != le32(at + 8)) return stop(net::FrameError::kBadChecksum);
     const int kind = static_cast<uint8_t>(s[at + 4]);
-    if (s[at + 5] != 0 || s[at + 6] != 0 || s[at + 7] != 0 || kind < 1 || kind > 2) {
+    const bool known = kind == 1 || kind == 2 || kind == 16 || kind == 17 || kind == 18;
+    if (s[at + 5] != 0 || s[at + 6] != 0 || s[at + 7] != 0 || !known) {
       return stop(net::FrameError::kBadHeader);
     }
     const size_t body = at + kFrameHeaderSize;
@@ -186,11 +207,28 @@ Outcome reference_decode(const std::string& s, size_t max_body) {
       h.to = le64(body + 28);
       out.frames.push_back(describe_hello(h));
       hello_seen = true;
-    } else {
-      if (!hello_seen) return stop(net::FrameError::kUnexpected);
+      continue;
+    }
+    if (!hello_seen) return stop(net::FrameError::kUnexpected);
+    if (kind == 2) {
+      if (snapshot) return stop(net::FrameError::kUnexpected);
+      messages = true;
       Message m;
       if (!m.ParseFromString(s.substr(body, size))) return stop(net::FrameError::kBadMessage);
       out.frames.push_back("M" + m.SerializeAsString());
+    } else if (kind == 16) {
+      if (messages || snapshot) return stop(net::FrameError::kUnexpected);
+      Message m;
+      if (size < 8 || !m.ParseFromString(s.substr(body + 8, size - 8))) {
+        return stop(net::FrameError::kBadOffer);
+      }
+      out.frames.push_back(describe_offer(le64(body), m));
+      snapshot = true;
+    } else if (kind == 17) {
+      if (!snapshot) return stop(net::FrameError::kUnexpected);
+      out.frames.push_back("C" + s.substr(body, size));
+    } else {
+      return stop(net::FrameError::kUnexpected);  // a result: never for a decoder
     }
   }
 }
@@ -218,23 +256,54 @@ void check_reencodes(const Hello* hello, const Message* message) {
   if (d.buffered() != 0) finding("bytes left after a re-encoded frame");
 }
 
+void check_snapshot_reencodes(uint64_t size, const Message& offer, std::string_view chunk) {
+  std::string again;
+  net::append_hello_frame(again, Hello{});
+  net::append_snapshot_offer_frame(again, offer, size);
+  net::append_snapshot_chunk_frame(again, chunk);
+  FrameDecoder d(net::kDefaultMaxFrameBody, chunk.size());
+  d.feed(again);
+  Hello h;
+  Message m;
+  if (d.next(&h, &m) != Status::kHello) finding("re-encoded hello not decoded");
+  if (d.next(&h, &m) != Status::kSnapshotOffer) finding("re-encoded offer not decoded");
+  if (describe_offer(d.offer_size(), m) != describe_offer(size, offer)) {
+    finding("re-encoded offer differs");
+  }
+  if (d.next(&h, &m) != Status::kSnapshotChunk || d.chunk() != chunk) {
+    finding("re-encoded chunk differs");
+  }
+  if (d.buffered() != 0) finding("bytes left after re-encoded snapshot frames");
+}
+
 // Drains `d` until it needs more or fails, checking the decoder's rules on the way.
-void drain(FrameDecoder& d, size_t max_body, Outcome& out) {
+void drain(FrameDecoder& d, size_t max_limit, Outcome& out) {
   for (;;) {
     Hello h;
     Message m;
     const Status s = d.next(&h, &m);
+    const char first = out.frames.empty() ? '\0' : out.frames.front()[0];
+    const char second = out.frames.size() < 2 ? '\0' : out.frames[1][0];
     if (s == Status::kHello) {
       if (!out.frames.empty()) finding("a hello after the first frame");
       out.frames.push_back(describe_hello(h));
       check_reencodes(&h, nullptr);
     } else if (s == Status::kMessage) {
       if (out.frames.empty()) finding("a message before the hello");
+      if (second == 'O') finding("a message on a snapshot connection");
       out.frames.push_back("M" + m.SerializeAsString());
       check_reencodes(nullptr, &m);
+    } else if (s == Status::kSnapshotOffer) {
+      if (first != 'H' || out.frames.size() != 1) finding("an offer not right after the hello");
+      out.frames.push_back(describe_offer(d.offer_size(), m));
+      check_snapshot_reencodes(d.offer_size(), m, "");
+    } else if (s == Status::kSnapshotChunk) {
+      if (second != 'O') finding("a chunk without an offer");
+      out.frames.push_back("C" + std::string(d.chunk()));
+      check_snapshot_reencodes(0, Message(), d.chunk());
     } else if (s == Status::kNeedMore) {
       if (d.error()) finding("kNeedMore with an error set");
-      if (d.buffered() >= kFrameHeaderSize + max_body) {
+      if (d.buffered() >= kFrameHeaderSize + max_limit) {
         finding("drained decoder holds " + std::to_string(d.buffered()) + " bytes");
       }
       out.last = s;
@@ -269,43 +338,54 @@ void expect_same(const Outcome& a, const char* a_how, const Outcome& b, const ch
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
   const size_t max_body = in.ConsumeIntegralInRange<size_t>(0, 300);
+  const size_t max_chunk = in.ConsumeIntegralInRange<size_t>(0, 300);
+  // Which limit applies depends on where the stream is; the bounds below use the larger.
+  const size_t max_limit = std::max(max_body, max_chunk);
   std::string stream;
   const int pieces = in.ConsumeIntegralInRange<int>(1, kMaxPieces);
   for (int i = 0; i < pieces && in.remaining_bytes() > 0; ++i) append_piece(in, stream);
 
   Outcome whole;
   {
-    FrameDecoder d(max_body);
+    FrameDecoder d(max_body, max_chunk);
     d.feed(stream);
     if (d.buffered() > stream.size()) finding("buffered more than was fed");
-    drain(d, max_body, whole);
+    drain(d, max_limit, whole);
   }
-  expect_same(reference_decode(stream, max_body), "reference decoder", whole, "fed whole");
+  expect_same(reference_decode(stream, max_body, max_chunk), "reference decoder", whole,
+              "fed whole");
 
   Outcome split;
   {
-    FrameDecoder d(max_body);
+    FrameDecoder d(max_body, max_chunk);
     size_t at = 0;
     while (at < stream.size() && split.last != Status::kError) {
       size_t n = stream.size() - at;
       if (in.remaining_bytes() > 0) n = std::min(n, in.ConsumeIntegralInRange<size_t>(0, 96));
-      d.feed(std::string_view(stream).substr(at, n));
+      if (in.remaining_bytes() > 0 && in.ConsumeBool()) {
+        // The copy-free way in: room for more than is read, as a socket read returns less.
+        const size_t room = n + in.ConsumeIntegralInRange<size_t>(0, 64);
+        std::memcpy(d.prepare(room), stream.data() + at, n);
+        d.commit(n);
+      } else {
+        d.feed(std::string_view(stream).substr(at, n));
+      }
       at += n;
-      if (d.buffered() > kFrameHeaderSize + max_body + n) {
+      if (d.buffered() > kFrameHeaderSize + max_limit + n) {
         finding("after a feed of " + std::to_string(n) + " bytes the decoder holds " +
                 std::to_string(d.buffered()));
       }
-      drain(d, max_body, split);
+      drain(d, max_limit, split);
     }
   }
   expect_same(whole, "fed whole", split, "fed in pieces");
 
   if (stream.size() <= 2048) {
     Outcome bytewise;
-    FrameDecoder d(max_body);
+    FrameDecoder d(max_body, max_chunk);
     for (size_t at = 0; at < stream.size() && bytewise.last != Status::kError; ++at) {
       d.feed(std::string_view(stream).substr(at, 1));
-      drain(d, max_body, bytewise);
+      drain(d, max_limit, bytewise);
     }
     expect_same(whole, "fed whole", bytewise, "fed byte by byte");
   }

@@ -9,10 +9,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -118,7 +120,8 @@ inline TransportOptions test_options(uint64_t id, uint64_t cluster = 7) {
   return o;
 }
 
-// One transport on the Loop, recording what it hands up. Single-threaded use only.
+// One transport on the Loop, recording what it hands up. Single-threaded use only, except
+// `offer`, which the snapshot thread calls: set it before any snapshot is sent to this node.
 class TestNode {
  public:
   TestNode(Loop& loop, TransportOptions options) : loop_(loop), id_(options.node_id) {
@@ -126,6 +129,15 @@ class TestNode {
     TransportHandler handler;
     handler.on_message = [this](raft::Message m) { received.push_back(std::move(m)); };
     handler.on_unreachable = [this](uint64_t peer) { unreachable.push_back(peer); };
+    handler.on_snapshot_offer = [this](const raft::Message& m, uint64_t size) {
+      return offer ? offer(m, size) : nullptr;
+    };
+    handler.on_snapshot_received = [this](raft::Message m) {
+      snapshots_received.push_back(std::move(m));
+    };
+    handler.on_snapshot_sent = [this](uint64_t peer, bool ok) {
+      snapshots_sent.emplace_back(peer, ok);
+    };
     transport_ = std::make_unique<Transport>(loop.executor(), std::move(options), handler);
     transport_->start();
   }
@@ -158,6 +170,10 @@ class TestNode {
 
   std::vector<raft::Message> received;
   std::vector<uint64_t> unreachable;
+  // Snapshot streams: the offers handed up, and each send's (peer, ok).
+  std::function<std::unique_ptr<SnapshotSink>(const raft::Message&, uint64_t)> offer;
+  std::vector<raft::Message> snapshots_received;
+  std::vector<std::pair<uint64_t, bool>> snapshots_sent;
 
  private:
   Loop& loop_;
