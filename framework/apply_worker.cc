@@ -1,16 +1,20 @@
 #include "framework/apply_worker.h"
 
 #include <exception>
-#include <sstream>
+#include <algorithm>
+#include <stdexcept>
 #include <utility>
 
 #include "framework/command_codec.h"
 
 namespace framework {
 
-ApplyWorker::ApplyWorker(StateMachine& state_machine, uint64_t self_id, OnApplied on_applied,
+ApplyWorker::ApplyWorker(StateMachine& state_machine, snapshot::SnapshotStore& store,
+                         uint64_t self_id, ApplyPosition start, OnApplied on_applied,
                          OnFailed on_failed)
     : sm_(state_machine),
+      store_(store),
+      position_(std::move(start)),
       self_id_(self_id),
       durable_applied_(state_machine.durable_applied_index()),
       on_applied_(std::move(on_applied)),
@@ -38,10 +42,16 @@ void ApplyWorker::run() {
           case ApplyJob::Kind::kRestore:
             on_applied_(restore(job.snapshot));
             break;
-          case ApplyJob::Kind::kLeaderChange:
-            sm_.on_leader_change(job.leader, job.term);
-            on_applied_(ApplyOutcome{});
+          case ApplyJob::Kind::kTakeSnapshot:
+            on_applied_(take_snapshot(job));
             break;
+          case ApplyJob::Kind::kLeaderChange: {
+            sm_.on_leader_change(job.leader, job.term);
+            ApplyOutcome out;
+            out.job = job.kind;
+            on_applied_(std::move(out));
+            break;
+          }
         }
       } catch (const std::exception& e) {
         failed_ = true;
@@ -77,9 +87,12 @@ ApplyOutcome ApplyWorker::apply_entries(const ApplyJob& job) {
     tags.clear();
   };
   for (const raft::Entry& e : job.entries) {
+    position_.index = e.index();
+    position_.term = e.term();
     if (raft::is_conf_change_entry(e)) {
       flush();
       if (auto it = job.conf_states.find(e.index()); it != job.conf_states.end()) {
+        position_.conf_state = it->second;
         sm_.on_membership_change(e.index(), it->second);
       }
       continue;
@@ -97,11 +110,39 @@ ApplyOutcome ApplyWorker::apply_entries(const ApplyJob& job) {
   return out;
 }
 
-ApplyOutcome ApplyWorker::restore(const raft::Snapshot& snapshot) {
-  std::istringstream in(snapshot.data());
-  sm_.restore(in);
+ApplyOutcome ApplyWorker::restore(const raft::SnapshotMetadata& metadata) {
+  std::optional<snapshot::SnapshotInfo> info = store_.find(metadata.index(), metadata.term());
+  if (!info) {
+    throw snapshot::SnapshotError("no stored snapshot at index " +
+                                  std::to_string(metadata.index()) + " term " +
+                                  std::to_string(metadata.term()) + " in " + store_.dir());
+  }
+  store_.verify(*info);
+  std::unique_ptr<snapshot::SnapshotReader> reader = store_.open(*info);
   ApplyOutcome out;
-  out.applied_index = snapshot.metadata().index();
+  out.job = ApplyJob::Kind::kRestore;
+  out.restored_addresses = read_snapshot_section(reader->body());
+  sm_.restore(reader->body());
+  sm_.on_membership_change(metadata.index(), metadata.conf_state());
+  position_ = ApplyPosition{metadata.index(), metadata.term(), metadata.conf_state()};
+  // The state machine's own durable state is replaced too: nothing after this is skipped.
+  durable_applied_ = std::min(durable_applied_, metadata.index());
+  out.applied_index = metadata.index();
+  return out;
+}
+
+ApplyOutcome ApplyWorker::take_snapshot(const ApplyJob& job) {
+  ApplyOutcome out;
+  out.job = ApplyJob::Kind::kTakeSnapshot;
+  if (position_.index == 0) return out;
+  TakenSnapshot taken;
+  taken.metadata.set_index(position_.index);
+  taken.metadata.set_term(position_.term);
+  *taken.metadata.mutable_conf_state() = position_.conf_state;
+  taken.view = sm_.snapshot();
+  if (!taken.view) throw std::runtime_error("StateMachine::snapshot returned no view");
+  taken.addresses = job.addresses;
+  out.taken = std::move(taken);
   return out;
 }
 

@@ -11,28 +11,41 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "framework/job_queue.h"
+#include "framework/snapshot_body.h"
 #include "framework/state_machine.h"
 #include "raft/types.h"
+#include "snapshot/snapshot_store.h"
 
 namespace framework {
 
 struct ApplyJob {
-  enum class Kind { kEntries, kRestore, kLeaderChange };
+  enum class Kind { kEntries, kRestore, kLeaderChange, kTakeSnapshot };
   Kind kind = Kind::kEntries;
   // kEntries: committed entries, and the configuration in force after each configuration change
   // among them (by index), which the strand applied to the core when it handed them out.
   raft::EntryVec entries;
   std::map<uint64_t, raft::ConfState> conf_states;
-  // kRestore
-  raft::Snapshot snapshot;
+  // kRestore: the stored snapshot (in the snapshot store) to replace the state with.
+  raft::SnapshotMetadata snapshot;
   // kLeaderChange
   uint64_t leader = 0;
   uint64_t term = 0;
+  // kTakeSnapshot: the member addresses to keep in the snapshot (snapshot_body.h).
+  AddressMap addresses;
+};
+
+// A view of the state machine taken at `metadata`'s position, to be written out elsewhere.
+struct TakenSnapshot {
+  raft::SnapshotMetadata metadata;
+  std::shared_ptr<StateSnapshot> view;
+  AddressMap addresses;
 };
 
 // The result of one command this node proposed.
@@ -43,9 +56,23 @@ struct CommandOutcome {
 };
 
 struct ApplyOutcome {
+  // The kind of job this reports on.
+  ApplyJob::Kind job = ApplyJob::Kind::kEntries;
   // Everything up to here is applied; 0 when the job applied nothing (a leader change).
   uint64_t applied_index = 0;
   std::vector<CommandOutcome> commands;
+  // kRestore: the member addresses the snapshot carried.
+  std::optional<AddressMap> restored_addresses;
+  // kTakeSnapshot: the view (none when nothing was applied yet).
+  std::optional<TakenSnapshot> taken;
+};
+
+// Where the state machine stands when the worker starts: the snapshot the node starts from
+// (index 0: none), whose configuration is the one in force.
+struct ApplyPosition {
+  uint64_t index = 0;
+  uint64_t term = 0;
+  raft::ConfState conf_state;
 };
 
 class ApplyWorker {
@@ -55,8 +82,8 @@ class ApplyWorker {
   // Called on the apply thread, once, when the state machine threw; later jobs are ignored.
   using OnFailed = std::function<void(const std::string& what)>;
 
-  ApplyWorker(StateMachine& state_machine, uint64_t self_id, OnApplied on_applied,
-              OnFailed on_failed);
+  ApplyWorker(StateMachine& state_machine, snapshot::SnapshotStore& store, uint64_t self_id,
+              ApplyPosition start, OnApplied on_applied, OnFailed on_failed);
   // Finishes the queued jobs, then joins the thread.
   ~ApplyWorker();
   ApplyWorker(const ApplyWorker&) = delete;
@@ -69,12 +96,17 @@ class ApplyWorker {
  private:
   void run();
   ApplyOutcome apply_entries(const ApplyJob& job);
-  ApplyOutcome restore(const raft::Snapshot& snapshot);
+  ApplyOutcome restore(const raft::SnapshotMetadata& metadata);
+  ApplyOutcome take_snapshot(const ApplyJob& job);
 
   StateMachine& sm_;
+  snapshot::SnapshotStore& store_;
+  // The position of the last entry applied (or skipped as already durable), and the
+  // configuration in force there: what a snapshot taken now records.
+  ApplyPosition position_;
   const uint64_t self_id_;
-  // Read once at start: entries at or below it are already in the state machine.
-  const uint64_t durable_applied_;
+  // Entries at or below it are already in the state machine (read at start; a restore resets it).
+  uint64_t durable_applied_;
   OnApplied on_applied_;
   OnFailed on_failed_;
   JobQueue<ApplyJob> queue_;

@@ -1,13 +1,17 @@
 #include "framework/disk_writer.h"
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 namespace framework {
 
-DiskWriter::DiskWriter(wal::DurableStorage& storage, OnPersisted on_persisted, OnFailed on_failed)
+DiskWriter::DiskWriter(wal::DurableStorage& storage, OnPersisted on_persisted, OnFailed on_failed,
+                       OnRecorded on_recorded)
     : storage_(storage),
       on_persisted_(std::move(on_persisted)),
       on_failed_(std::move(on_failed)),
+      on_recorded_(std::move(on_recorded)),
       thread_([this] { run(); }) {}
 
 DiskWriter::~DiskWriter() { stop(); }
@@ -22,16 +26,21 @@ void DiskWriter::run() {
     std::deque<DiskJob> jobs = queue_.take_all();
     if (jobs.empty()) return;  // closed and drained
     if (failed_) continue;
-    const uint64_t last = jobs.back().ready_number;
-    if (!write(jobs)) {
+    uint64_t last = 0;
+    for (const DiskJob& job : jobs) last = std::max(last, job.ready_number);
+    std::vector<raft::SnapshotMetadata> recorded;
+    if (!write(jobs, recorded)) {
       failed_ = true;
       continue;
     }
-    on_persisted_(last);
+    if (last != 0) on_persisted_(last);
+    for (const raft::SnapshotMetadata& m : recorded) {
+      if (on_recorded_) on_recorded_(m);
+    }
   }
 }
 
-bool DiskWriter::write(std::deque<DiskJob>& jobs) {
+bool DiskWriter::write(std::deque<DiskJob>& jobs, std::vector<raft::SnapshotMetadata>& recorded) {
   ++stats_.batches;
   stats_.jobs += jobs.size();
   bool unsynced = false;
@@ -58,6 +67,19 @@ bool DiskWriter::write(std::deque<DiskJob>& jobs) {
       unsynced = true;
     }
     if (job.hard_state) hard_state = std::move(job.hard_state);
+    if (job.record_snapshot) {
+      // A snapshot received from the leader meanwhile may have overtaken this one: then it is
+      // not recorded (its file is pruned in time), but still reported as done.
+      if (job.record_snapshot->index() > storage_.meta().snapshot().index()) {
+        if (wal::Status s = storage_.record_snapshot(*job.record_snapshot); !s.ok()) {
+          return fail(s);
+        }
+        if (job.compact_index > 0) {
+          if (wal::Status s = storage_.compact(job.compact_index); !s.ok()) return fail(s);
+        }
+      }
+      recorded.push_back(*job.record_snapshot);
+    }
   }
   if (wal::Status s = sync(); !s.ok()) return fail(s);
   // After the entries are durable, so a stored commit never points past the durable log.

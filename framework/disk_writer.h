@@ -7,6 +7,9 @@
 // is written (wal::DurableStorage::apply_snapshot) after the entries of the jobs before it are
 // durable, so the order of the Readys is kept.
 //
+// A snapshot record comes after the writes queued before it; its compaction drops only whole
+// WAL segments below the snapshot, which are durable and applied already.
+//
 // A failed write is final: the writer reports it once and ignores every later job, because the
 // WAL refuses writes after a failure and the node must stop (wal/wal.h).
 #pragma once
@@ -15,6 +18,7 @@
 #include <functional>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "framework/job_queue.h"
 #include "raft/types.h"
@@ -23,10 +27,15 @@
 namespace framework {
 
 struct DiskJob {
+  // The Ready whose writes these are; 0 for a job that is not a Ready's (a snapshot record).
   uint64_t ready_number = 0;
   raft::EntryVec entries;
   std::optional<raft::HardState> hard_state;
   std::optional<raft::Snapshot> snapshot;
+  // A snapshot of this node's own state machine, now in the snapshot store: recorded in the meta
+  // store (wal::DurableStorage::record_snapshot), then the WAL compacted through compact_index.
+  std::optional<raft::SnapshotMetadata> record_snapshot;
+  uint64_t compact_index = 0;
 };
 
 struct DiskStats {
@@ -42,8 +51,11 @@ class DiskWriter {
   using OnPersisted = std::function<void(uint64_t ready_number)>;
   // Called on the disk thread, once, when a write failed.
   using OnFailed = std::function<void(const wal::Status& status)>;
+  // Called on the disk thread when a snapshot record (and its compaction) is durable.
+  using OnRecorded = std::function<void(const raft::SnapshotMetadata& metadata)>;
 
-  DiskWriter(wal::DurableStorage& storage, OnPersisted on_persisted, OnFailed on_failed);
+  DiskWriter(wal::DurableStorage& storage, OnPersisted on_persisted, OnFailed on_failed,
+             OnRecorded on_recorded = {});
   // Finishes the queued jobs, then joins the thread.
   ~DiskWriter();
   DiskWriter(const DiskWriter&) = delete;
@@ -59,11 +71,12 @@ class DiskWriter {
  private:
   void run();
   // Writes one batch of jobs; false after a failure.
-  bool write(std::deque<DiskJob>& jobs);
+  bool write(std::deque<DiskJob>& jobs, std::vector<raft::SnapshotMetadata>& recorded);
 
   wal::DurableStorage& storage_;
   OnPersisted on_persisted_;
   OnFailed on_failed_;
+  OnRecorded on_recorded_;
   JobQueue<DiskJob> queue_;
   DiskStats stats_;
   bool failed_ = false;

@@ -102,6 +102,11 @@ asio::awaitable<Reply<Empty>> Node::transfer_leader(uint64_t to) {
       [to](Impl& n, Waiter<Empty> w) { n.transfer_leader(to, std::move(w)); });
 }
 
+asio::awaitable<Reply<uint64_t>> Node::snapshot() {
+  return impl_->request<uint64_t>(
+      [](Impl& n, Waiter<uint64_t> w) { n.request_snapshot(std::move(w)); });
+}
+
 asio::awaitable<NodeStatus> Node::status() {
   Reply<NodeStatus> r = co_await impl_->request<NodeStatus>([](Impl& n, Waiter<NodeStatus> w) {
     Reply<NodeStatus> reply;
@@ -134,27 +139,28 @@ Node::Impl::~Impl() = default;
 void Node::Impl::start() {
   if (phase_ != Phase::kNew) throw std::logic_error("Node::start called twice");
   open_storage();
+  open_snapshots();
+  const raft::SnapshotMetadata& snap = storage_->meta().snapshot();
   const uint64_t snapshot_index = storage_->first_index() - 1;
-  if (snapshot_index > sm_->durable_applied_index()) {
-    // The log before the snapshot is gone, so the state machine must start from the snapshot's
-    // state; restoring a stored snapshot at start is the snapshot layer's job.
-    throw std::system_error(
-        node_error(NodeError::kStorageFailed),
-        raft::concat("data dir ", config_.data_dir, " starts from a snapshot at index ",
-                     snapshot_index, " but the state machine has applied only up to ",
-                     sm_->durable_applied_index(), "; restoring stored snapshots is not supported yet"));
-  }
   applied_ = snapshot_index;
+  last_snapshot_index_ = snap.index();
   raw_ = std::make_unique<raft::RawNode>(config_.raft_config(snapshot_index), *storage_);
   const raft::Status st = raw_->status();
   const raft::ConfState cs = raw_->raft().tracker().config.to_conf_state();
-  for (uint64_t id : cs.voters()) members_.insert(id);
-  for (uint64_t id : cs.voters_outgoing()) members_.insert(id);
-  for (uint64_t id : cs.learners()) members_.insert(id);
-  for (uint64_t id : cs.learners_next()) members_.insert(id);
+  members_ = members_of(cs);
   term_ = st.hard_state.term();
   log_.set_term(term_);
-  start_workers();
+  start_workers(ApplyPosition{snap.index(), snap.term(), cs});
+  // An in-memory state machine starts from the stored snapshot (a durable one that already holds
+  // it does not); the replay of the log after it follows.
+  if (snap.index() > 0 && sm_->durable_applied_index() < snap.index()) {
+    // Until the restore is done the state machine has applied nothing: reads wait for it.
+    applied_ = 0;
+    ApplyJob restore;
+    restore.kind = ApplyJob::Kind::kRestore;
+    restore.snapshot = snap;
+    submit_apply(std::move(restore));
+  }
   // Running before the transport starts: its first messages find the node ready for them.
   phase_ = Phase::kRunning;
   try {
@@ -163,6 +169,7 @@ void Node::Impl::start() {
     transport_.reset();
     disk_->stop();
     apply_->stop();
+    snapshotter_->stop();
     phase_ = Phase::kStopped;
     torn_down_ = true;
     throw;
@@ -233,7 +240,7 @@ void Node::Impl::bootstrap() {
   log_.info(raft::concat("created a new cluster of ", index, " members"));
 }
 
-void Node::Impl::start_workers() {
+void Node::Impl::start_workers(ApplyPosition position) {
   std::weak_ptr<Impl> weak = weak_from_this();
   disk_ = std::make_unique<DiskWriter>(
       *storage_,
@@ -246,9 +253,20 @@ void Node::Impl::start_workers() {
         asio::post(strand, [weak, why = s.message()] {
           if (auto self = weak.lock()) self->fail_node(NodeError::kStorageFailed, why);
         });
+      },
+      [weak, strand = strand_](const raft::SnapshotMetadata& m) {
+        asio::post(strand, [weak, m] {
+          if (auto self = weak.lock()) self->on_snapshot_recorded(m);
+        });
+      });
+  snapshotter_ = std::make_unique<Snapshotter>(
+      *snapshots_, [weak, strand = strand_](snapshot::SnapshotInfo info, std::string error) {
+        asio::post(strand, [weak, info = std::move(info), error = std::move(error)]() mutable {
+          if (auto self = weak.lock()) self->on_snapshot_written(std::move(info), error);
+        });
       });
   apply_ = std::make_unique<ApplyWorker>(
-      *sm_, config_.id,
+      *sm_, *snapshots_, config_.id, std::move(position),
       [weak, strand = strand_](ApplyOutcome outcome) {
         asio::post(strand, [weak, o = std::move(outcome)]() mutable {
           if (auto self = weak.lock()) self->on_applied(std::move(o));
@@ -273,6 +291,19 @@ void Node::Impl::start_transport() {
   handler.on_unreachable = [weak](uint64_t peer) {
     if (auto self = weak.lock(); self && self->phase_ == Phase::kRunning) {
       self->raw_->report_unreachable(peer);
+      self->schedule_ready();
+    }
+  };
+  handler.on_snapshot_offer = [weak](const raft::Message& m, uint64_t size) {
+    std::shared_ptr<Impl> self = weak.lock();
+    return self ? self->accept_snapshot_offer(m, size) : nullptr;
+  };
+  handler.on_snapshot_received = [weak](raft::Message m) {
+    if (auto self = weak.lock()) self->on_message(std::move(m));
+  };
+  handler.on_snapshot_sent = [weak](uint64_t peer, bool ok) {
+    if (auto self = weak.lock(); self && self->phase_ == Phase::kRunning) {
+      self->raw_->report_snapshot(peer, ok);
       self->schedule_ready();
     }
   };
@@ -344,6 +375,7 @@ void Node::Impl::shutdown_now() {
   if (transport_) transport_.reset();
   if (disk_) disk_->stop();
   if (apply_) apply_->stop();
+  if (snapshotter_) snapshotter_->stop();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -477,6 +509,8 @@ NodeStatus Node::Impl::status() const {
   s.leader = r.leader_id();
   s.commit = r.log().committed();
   s.last_index = r.log().last_index();
+  s.snapshot_index = storage_->meta().snapshot().index();
+  s.first_index = storage_->first_index();
   const raft::ConfState cs = r.tracker().config.to_conf_state();
   s.voters.assign(cs.voters().begin(), cs.voters().end());
   s.outgoing_voters.assign(cs.voters_outgoing().begin(), cs.voters_outgoing().end());

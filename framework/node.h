@@ -26,6 +26,16 @@
 //   once the change is applied on this node, with the configuration then in force. One change
 //   at a time: another one still pending fails with kDropped.
 // - transfer_leader(): resolves once this node sees `to` as leader.
+// - snapshot(): takes a snapshot now (they are also taken by NodeConfig's policy).
+//
+// ## Snapshots
+//
+// The apply thread asks the state machine for a consistent view (StateMachine::snapshot), a
+// snapshot thread writes it into <data_dir>/snap (snapshot/snapshot_store.h), the disk thread
+// records it in the meta store and compacts the WAL below it. A follower that needs entries the
+// leader compacted gets the snapshot file streamed on a connection of its own; it stores and
+// checks the whole file before the core sees it, then the state machine restores from it. A node
+// restarting from a snapshot restores from the stored file, then replays the log after it.
 //
 // ## Pipeline
 //
@@ -122,6 +132,8 @@ struct NodeStatus {
   std::vector<uint64_t> outgoing_voters;   // non-empty only in a joint configuration
   std::vector<uint64_t> learners;
   std::map<uint64_t, PeerProgress> progress;  // on the leader only
+  uint64_t snapshot_index = 0;  // the newest snapshot in this node's storage (own or received)
+  uint64_t first_index = 0;     // the first entry still in the WAL
   size_t pending_requests = 0;
   bool stopped = false;
 };
@@ -158,6 +170,10 @@ class Node {
   boost::asio::awaitable<Reply<raft::ConfState>> change_membership(
       std::vector<MemberChange> changes);
   boost::asio::awaitable<Reply<Empty>> transfer_leader(uint64_t to);
+
+  // Takes a snapshot of the state machine now (after the one in progress, if any) and resolves
+  // with its index once it is stored and the WAL compacted below it (NodeConfig's margin).
+  boost::asio::awaitable<Reply<uint64_t>> snapshot();
 
   boost::asio::awaitable<NodeStatus> status();
 

@@ -34,6 +34,8 @@ std::string NodeConfig::validate() const {
     return "dial backoff must satisfy 0 < dial_backoff_min <= dial_backoff_max";
   }
   if (wal_segment_bytes < (1u << 16)) return "wal_segment_bytes must be at least 64 KiB";
+  if (snapshot_keep == 0) return "snapshot_keep must be at least 1";
+  if (max_snapshot_sends == 0) return "max_snapshot_sends must be at least 1";
   if (std::string why = raft_config(0).validate(); !why.empty()) return why;
   return {};
 }
@@ -67,6 +69,7 @@ net::TransportOptions NodeConfig::transport_options() const {
   o.max_queue_bytes = max_queue_bytes;
   o.dial_backoff_min = dial_backoff_min;
   o.dial_backoff_max = dial_backoff_max;
+  o.max_snapshot_sends = max_snapshot_sends;
   o.seed = seed != 0 ? seed : id;
   o.logger = logger;
   return o;

@@ -6,6 +6,7 @@
 // apply threads, which only post to strand_.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -27,12 +28,24 @@
 #include "framework/command_codec.h"
 #include "framework/disk_writer.h"
 #include "framework/node.h"
+#include "framework/snapshot_transfer.h"
+#include "framework/snapshotter.h"
 #include "framework/waiter.h"
 #include "net/transport.h"
 #include "raft/raw_node.h"
 #include "wal/durable_storage.h"
 
 namespace framework {
+
+// Every member of a configuration: voters of both halves and learners.
+inline std::set<uint64_t> members_of(const raft::ConfState& cs) {
+  std::set<uint64_t> ids;
+  for (uint64_t id : cs.voters()) ids.insert(id);
+  for (uint64_t id : cs.voters_outgoing()) ids.insert(id);
+  for (uint64_t id : cs.learners()) ids.insert(id);
+  for (uint64_t id : cs.learners_next()) ids.insert(id);
+  return ids;
+}
 
 class Node::Impl : public std::enable_shared_from_this<Impl> {
  public:
@@ -54,6 +67,7 @@ class Node::Impl : public std::enable_shared_from_this<Impl> {
   void change_membership(std::vector<MemberChange> changes, bool promote,
                          Waiter<raft::ConfState> w);
   void transfer_leader(uint64_t to, Waiter<Empty> w);
+  void request_snapshot(Waiter<uint64_t> w);
   NodeStatus status() const;
   void stop(Waiter<Empty> w);
   // Synchronous teardown for the destructor (the io_context no longer runs).
@@ -90,13 +104,29 @@ class Node::Impl : public std::enable_shared_from_this<Impl> {
   // --- node.cc ---
   void open_storage();
   void start_transport();
-  void start_workers();
+  void start_workers(ApplyPosition position);
+  void submit_apply(ApplyJob job);
   void bootstrap();
   uint64_t leader() const;
   bool accepting(std::error_code& ec) const;
   bool full() const;
   size_t pending_count() const;
   Clock::time_point deadline() const { return Clock::now() + config_.request_timeout; }
+
+  // --- node_snapshots.cc ---
+  void open_snapshots();
+  // Storage's snapshot source: the stored snapshot for a follower, or a request for a new one.
+  raft::Result<raft::Snapshot> snapshot_for(uint64_t request_index, uint64_t to);
+  void maybe_take_snapshot();
+  void on_snapshot_taken(TakenSnapshot taken);
+  void on_snapshot_written(snapshot::SnapshotInfo info, const std::string& error);
+  void on_snapshot_recorded(const raft::SnapshotMetadata& metadata);
+  // Sends a message; a MsgSnapshot goes as a stream of the stored file.
+  void send(raft::Message m);
+  // On the transport's snapshot thread.
+  std::unique_ptr<net::SnapshotSink> accept_snapshot_offer(const raft::Message& m, uint64_t size);
+  // Sets the transport's address for a member (this node's config first, then learned ones).
+  void connect_member(uint64_t id);
 
   // --- node_pipeline.cc ---
   void arm_ticker();
@@ -108,6 +138,9 @@ class Node::Impl : public std::enable_shared_from_this<Impl> {
   void handle_ready(raft::Ready rd);
   void hand_out_committed(raft::EntryVec entries);
   void apply_conf_entry(const raft::Entry& e, ApplyJob& job);
+  // The configuration in force changed: the transport gains the new members at once and loses
+  // the departed ones after a grace period.
+  void set_members(std::set<uint64_t> now);
   void on_leader_change(uint64_t leader, uint64_t term);
   void on_persisted(uint64_t ready_number);
   void on_applied(ApplyOutcome outcome);
@@ -131,6 +164,8 @@ class Node::Impl : public std::enable_shared_from_this<Impl> {
   std::unique_ptr<net::Transport> transport_;
   std::unique_ptr<DiskWriter> disk_;
   std::unique_ptr<ApplyWorker> apply_;
+  std::unique_ptr<snapshot::SnapshotStore> snapshots_;
+  std::unique_ptr<Snapshotter> snapshotter_;
   boost::asio::steady_timer ticker_;
 
   // The members of the configuration in force (voters of both halves, learners).
@@ -173,6 +208,18 @@ class Node::Impl : public std::enable_shared_from_this<Impl> {
   // Set once stop has joined the threads (on the strand, after the transport stopped).
   bool torn_down_ = false;
   std::optional<NodeError> failure_;
+
+  // Snapshots. One is taken at a time: from the apply thread's view through the snapshot thread
+  // to the disk thread's record.
+  uint64_t last_snapshot_index_ = 0;
+  bool snapshot_in_progress_ = false;
+  bool snapshot_wanted_ = false;
+  std::vector<Waiter<uint64_t>> snapshot_waiters_next_;     // for the next snapshot taken
+  std::vector<Waiter<uint64_t>> snapshot_waiters_current_;  // for the one in progress
+  // The commit index, for the snapshot thread's check of an offer (not older than this).
+  std::atomic<uint64_t> committed_mirror_{0};
+  // Restores of received snapshots, released once the snapshot's Ready is durable.
+  std::deque<std::pair<uint64_t, ApplyJob>> held_restores_;
   bool apply_failed_ = false;
 };
 

@@ -15,15 +15,6 @@ namespace {
 
 std::error_code node_error(NodeError e) { return make_error_code(e); }
 
-std::set<uint64_t> members_of(const raft::ConfState& cs) {
-  std::set<uint64_t> ids;
-  for (uint64_t id : cs.voters()) ids.insert(id);
-  for (uint64_t id : cs.voters_outgoing()) ids.insert(id);
-  for (uint64_t id : cs.learners()) ids.insert(id);
-  for (uint64_t id : cs.learners_next()) ids.insert(id);
-  return ids;
-}
-
 }  // namespace
 
 void Node::Impl::arm_ticker() {
@@ -117,7 +108,8 @@ void Node::Impl::handle_ready(raft::Ready rd) {
   if (rd.soft_state && rd.soft_state->leader_id != leader_) {
     on_leader_change(rd.soft_state->leader_id, raw_->raft().term());
   }
-  for (raft::Message& m : rd.messages) transport_->send(std::move(m));
+  for (raft::Message& m : rd.messages) send(std::move(m));
+  committed_mirror_.store(raw_->raft().log().committed());
 
   for (const raft::ReadState& rs : rd.read_states) {
     std::optional<RequestTag> tag = decode_read_context(rs.request_ctx);
@@ -134,23 +126,28 @@ void Node::Impl::handle_ready(raft::Ready rd) {
     // Nothing to write and nothing in flight: this Ready is durable as it stands.
     last_ready_persisted_ = last_ready_submitted_ = rd.number;
     raw_->on_persist_ready(rd.number);
-    for (raft::Message& m : rd.persisted_messages) transport_->send(std::move(m));
+    for (raft::Message& m : rd.persisted_messages) send(std::move(m));
   } else {
     if (!rd.persisted_messages.empty()) {
       held_messages_.emplace_back(rd.number, std::move(rd.persisted_messages));
     }
-    disk_->submit(DiskJob{rd.number, std::move(rd.entries), std::move(rd.hard_state),
-                          rd.snapshot});
+    DiskJob job;
+    job.ready_number = rd.number;
+    job.entries = std::move(rd.entries);
+    job.hard_state = std::move(rd.hard_state);
+    job.snapshot = rd.snapshot;  // metadata only: the data is in the snapshot store
+    disk_->submit(std::move(job));
     last_ready_submitted_ = rd.number;
   }
 
   if (rd.snapshot) {
+    // The state machine restores from the received file once the snapshot is durable here, so
+    // that a crash never leaves a state machine ahead of the node's storage.
     ApplyJob job;
     job.kind = ApplyJob::Kind::kRestore;
-    job.snapshot = std::move(*rd.snapshot);
-    members_ = members_of(job.snapshot.metadata().conf_state());
-    apply_->submit(std::move(job));
-    ++apply_jobs_submitted_;
+    job.snapshot = rd.snapshot->metadata();
+    set_members(members_of(job.snapshot.conf_state()));
+    held_restores_.emplace_back(rd.number, std::move(job));
   }
   if (!rd.committed_entries.empty()) hand_out_committed(std::move(rd.committed_entries));
   resolve_applied();
@@ -171,8 +168,7 @@ void Node::Impl::hand_out_committed(raft::EntryVec entries) {
     }
   }
   job.entries = std::move(entries);
-  apply_->submit(std::move(job));
-  ++apply_jobs_submitted_;
+  submit_apply(std::move(job));
 }
 
 // A committed configuration change takes effect in the core when it is handed out for applying
@@ -206,6 +202,20 @@ void Node::Impl::apply_conf_entry(const raft::Entry& e, ApplyJob& job) {
     for (const auto& [id, address] : ctx->addresses) learned_addresses_[id] = address;
   }
   const std::set<uint64_t> now = members_of(cs);
+  // Only the newest change counts: a node removed once and added back later replays its old
+  // removal on the way to its re-addition.
+  if (!now.contains(config_.id)) {
+    if (members_.contains(config_.id)) removed_at_ = e.index();
+  } else {
+    removed_at_ = 0;
+  }
+  set_members(now);
+  if (ctx && ctx->tag.origin == config_.id) {
+    conf_outcomes_.push_back(ConfOutcome{ctx->tag.request, e.index(), {}, cs});
+  }
+}
+
+void Node::Impl::set_members(std::set<uint64_t> now) {
   // A removed peer is disconnected only after a grace period: the message that tells it the
   // removal committed leaves in the same Ready, and closing at once would drop it from the queue
   // (the removed node would then never learn of its removal and never stop).
@@ -216,25 +226,9 @@ void Node::Impl::apply_conf_entry(const raft::Entry& e, ApplyJob& job) {
   }
   for (uint64_t id : now) {
     peers_to_remove_.erase(id);
-    if (id == config_.id || members_.contains(id)) continue;
-    auto configured = config_.peers.find(id);
-    if (configured != config_.peers.end() && configured->second.port != 0) {
-      transport_->set_peer(id, configured->second);
-    } else if (auto learned = learned_addresses_.find(id); learned != learned_addresses_.end()) {
-      transport_->set_peer(id, learned->second);
-    }
+    if (!members_.contains(id)) connect_member(id);
   }
-  // Only the newest change counts: a node removed once and added back later replays its old
-  // removal on the way to its re-addition.
-  if (!now.contains(config_.id)) {
-    if (members_.contains(config_.id)) removed_at_ = e.index();
-  } else {
-    removed_at_ = 0;
-  }
-  members_ = now;
-  if (ctx && ctx->tag.origin == config_.id) {
-    conf_outcomes_.push_back(ConfOutcome{ctx->tag.request, e.index(), {}, cs});
-  }
+  members_ = std::move(now);
 }
 
 void Node::Impl::on_leader_change(uint64_t leader, uint64_t term) {
@@ -265,6 +259,10 @@ void Node::Impl::on_leader_change(uint64_t leader, uint64_t term) {
   job.kind = ApplyJob::Kind::kLeaderChange;
   job.leader = leader;
   job.term = term;
+  submit_apply(std::move(job));
+}
+
+void Node::Impl::submit_apply(ApplyJob job) {
   apply_->submit(std::move(job));
   ++apply_jobs_submitted_;
 }
@@ -273,8 +271,12 @@ void Node::Impl::on_persisted(uint64_t ready_number) {
   if (phase_ == Phase::kStopped) return;
   last_ready_persisted_ = ready_number;
   raw_->on_persist_ready(ready_number);
+  while (!held_restores_.empty() && held_restores_.front().first <= ready_number) {
+    submit_apply(std::move(held_restores_.front().second));
+    held_restores_.pop_front();
+  }
   while (!held_messages_.empty() && held_messages_.front().first <= ready_number) {
-    for (raft::Message& m : held_messages_.front().second) transport_->send(std::move(m));
+    for (raft::Message& m : held_messages_.front().second) send(std::move(m));
     held_messages_.pop_front();
   }
   maybe_finish_stop();
@@ -284,6 +286,23 @@ void Node::Impl::on_persisted(uint64_t ready_number) {
 void Node::Impl::on_applied(ApplyOutcome outcome) {
   if (phase_ == Phase::kStopped) return;
   ++apply_jobs_done_;
+  if (outcome.job == ApplyJob::Kind::kRestore) {
+    last_snapshot_index_ = std::max(last_snapshot_index_, outcome.applied_index);
+  }
+  if (outcome.restored_addresses) {
+    for (auto& [id, address] : *outcome.restored_addresses) learned_addresses_[id] = address;
+    for (uint64_t id : members_) connect_member(id);
+  }
+  if (outcome.job == ApplyJob::Kind::kTakeSnapshot) {
+    if (outcome.taken) {
+      on_snapshot_taken(std::move(*outcome.taken));
+    } else {
+      // Nothing applied yet: there is nothing to take.
+      snapshot_in_progress_ = false;
+      for (auto& w : snapshot_waiters_current_) std::move(w).fail(node_error(NodeError::kDropped));
+      snapshot_waiters_current_.clear();
+    }
+  }
   if (outcome.applied_index > applied_) {
     applied_ = outcome.applied_index;
     raw_->advance_apply_to(applied_);
@@ -297,6 +316,7 @@ void Node::Impl::on_applied(ApplyOutcome outcome) {
     }
   }
   resolve_applied();
+  maybe_take_snapshot();
   if (removed_at_ != 0 && applied_ >= removed_at_ && applied_ >= raw_->raft().log().committed() &&
       phase_ == Phase::kRunning && stop_at_tick_ == 0) {
     // Stay up a little longer so the messages of the removal (a leader's commit) still leave.
@@ -388,6 +408,10 @@ void Node::Impl::fail_all(std::error_code ec) {
   for (auto& [id, r] : reads_) std::move(r.waiter).fail(ec, lead);
   for (auto& [id, w] : changes_) std::move(w).fail(ec, lead);
   for (auto& [id, t] : transfers_) std::move(t.waiter).fail(ec, lead);
+  for (auto& w : snapshot_waiters_next_) std::move(w).fail(ec, lead);
+  for (auto& w : snapshot_waiters_current_) std::move(w).fail(ec, lead);
+  snapshot_waiters_next_.clear();
+  snapshot_waiters_current_.clear();
   proposals_.clear();
   reads_.clear();
   read_queue_.clear();
@@ -401,9 +425,11 @@ void Node::Impl::finish_stop() {
   fail_all(node_error(failure_.value_or(NodeError::kStopped)));
   phase_ = Phase::kStopped;
   held_messages_.clear();
+  held_restores_.clear();
   transport_->stop([self = shared_from_this()] {
     self->disk_->stop();
     self->apply_->stop();
+    self->snapshotter_->stop();
     self->torn_down_ = true;
     self->log_.info("stopped");
     for (Waiter<Empty>& w : self->stop_waiters_) std::move(w).resolve({});

@@ -48,6 +48,7 @@ std::unique_ptr<StateSnapshot> KvStateMachine::snapshot() {
 }
 
 void KvStateMachine::restore(std::istream& in) {
+  pass_gate();
   std::map<std::string, std::string> data;
   auto read = [&](std::string& s) {
     size_t n = 0;

@@ -1,9 +1,9 @@
 // A small replicated map for the framework's tests: the command "key=value" sets key and returns
 // its previous value. Safe to read from the test thread while the apply thread writes.
 //
-// A gate makes it a slow state machine on demand: after hold(), the next apply() blocks before
-// applying anything until release(), so a test can check that the node keeps working while its
-// apply thread is stuck. The gate has its own lock, so the readers below never wait on it. A
+// A gate makes it a slow state machine on demand: after hold(), the next apply() or restore()
+// blocks before changing anything until release(), so a test can check that the node keeps
+// working while its apply thread is stuck. The gate has its own lock, so the readers below never wait on it. A
 // gate held for kGateLimit opens by itself (gate_expired() then says so): if apply() ever ran
 // on the thread that runs the test's io_context, the test would otherwise hang instead of fail.
 #pragma once

@@ -213,11 +213,12 @@ void TestCluster::stop(uint64_t id) {
   m.node.reset();
 }
 
-void TestCluster::restart(uint64_t id) {
+void TestCluster::restart(uint64_t id, const std::function<void(KvStateMachine&)>& before_start) {
   stop(id);
   const bool join = members_.at(id).join;
   create(id, join);
   Member& m = members_.at(id);
+  if (before_start) before_start(*m.sm);
   m.node->start();
   publish_port(id);
 }

@@ -146,7 +146,9 @@ class TestCluster {
   void stop(uint64_t id);
   // A new Node on the same data dir (and a new port), started, with every node told the port.
   // Its state machine is a new, empty KvStateMachine, which the node fills by replaying its log.
-  void restart(uint64_t id);
+  // `before_start` (optional) runs on the new state machine before the node starts (to hold
+  // its gate, say).
+  void restart(uint64_t id, const std::function<void(KvStateMachine&)>& before_start = {});
   // Stops every running node, then restarts every member (every node down at once, as after a
   // power cut of the whole cluster, except that each stopped gracefully).
   void restart_all();
