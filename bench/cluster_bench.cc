@@ -78,6 +78,7 @@
 
 #include "bench/bench_messages.h"
 #include "bench/bench_system.h"
+#include "bench/bench_util.h"
 #include "bench/cluster_load.h"
 #include "framework/node.h"
 
@@ -216,33 +217,6 @@ bench::LoadSpec load_spec(const Flags& f, size_t payload, int proposers) {
   return s;
 }
 
-// --- Scratch directory -----------------------------------------------------------------------
-
-// A fresh directory, removed with everything in it when this goes out of scope.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& base) {
-    std::string templ = base + "/cluster_bench.XXXXXX";
-    if (::mkdtemp(templ.data()) == nullptr) fail_errno("mkdtemp " + templ);
-    path_ = templ;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string sub(const std::string& name) const {
-    const std::string p = path_ + "/" + name;
-    std::filesystem::create_directories(p);
-    return p;
-  }
-
- private:
-  std::string path_;
-};
-
 // --- Baselines -------------------------------------------------------------------------------
 
 struct SyncBaseline {
@@ -371,64 +345,13 @@ double measure_thread_handoff_us(double seconds) {
   return static_cast<double>(latency.quantile(0.5)) / 1e3;
 }
 
-void write_full(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) fail_errno("write");
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
-// False on a clean end of stream before the first byte.
-bool read_full(int fd, char* p, size_t n) {
-  size_t got = 0;
-  while (got < n) {
-    const ssize_t r = ::read(fd, p + got, n - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) fail_errno("read");
-    if (r == 0) {
-      if (got == 0) return false;
-      fail("connection closed mid-message");
-    }
-    got += static_cast<size_t>(r);
-  }
-  return true;
-}
-
-// A connected pair of loopback TCP sockets (client, server side), with TCP_NODELAY as the
-// transport sets it.
-std::pair<int, int> tcp_pair() {
-  const int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (lfd < 0) fail_errno("socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) fail_errno("bind");
-  if (::listen(lfd, 1) != 0) fail_errno("listen");
-  if (::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) fail_errno("getsockname");
-  const int cfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (cfd < 0) fail_errno("socket");
-  if (::connect(cfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) fail_errno("connect");
-  const int sfd = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
-  if (sfd < 0) fail_errno("accept");
-  ::close(lfd);
-  const int one = 1;
-  ::setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  ::setsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return {cfd, sfd};
-}
-
 // One message of `bytes` out and back again, one at a time, between two threads of this process:
 // what one replication round trip costs at least (the leader's append out, the ack back).
 TcpBaseline measure_tcp_round_trip(size_t bytes, double seconds) {
-  auto [cfd, sfd] = tcp_pair();
+  auto [cfd, sfd] = bench::tcp_pair();
   std::thread echo([sfd = sfd, bytes] {
     std::string buf(bytes, '\0');
-    while (read_full(sfd, buf.data(), bytes)) write_full(sfd, buf.data(), bytes);
+    while (bench::read_full(sfd, buf.data(), bytes)) bench::write_full(sfd, buf.data(), bytes);
   });
   std::string msg(bytes, 'm');
   bench::LatencyHistogram latency;
@@ -437,8 +360,8 @@ TcpBaseline measure_tcp_round_trip(size_t bytes, double seconds) {
   const auto end = start + std::chrono::duration<double>(seconds);
   auto now = start;
   while (now < end) {
-    write_full(cfd, msg.data(), bytes);
-    if (!read_full(cfd, msg.data(), bytes)) fail("echo closed");
+    bench::write_full(cfd, msg.data(), bytes);
+    if (!bench::read_full(cfd, msg.data(), bytes)) fail("echo closed");
     const auto t1 = Clock::now();
     latency.record(static_cast<uint64_t>((t1 - now).count()));
     now = t1;
@@ -460,7 +383,7 @@ TcpBaseline measure_tcp_round_trip(size_t bytes, double seconds) {
 // machine, in MB/s.
 double measure_tcp_stream(double seconds) {
   constexpr size_t kChunk = 64 << 10;
-  auto [cfd, sfd] = tcp_pair();
+  auto [cfd, sfd] = bench::tcp_pair();
   std::atomic<uint64_t> received{0};
   std::thread reader([sfd = sfd, &received] {
     std::string buf(kChunk, '\0');
@@ -474,7 +397,7 @@ double measure_tcp_stream(double seconds) {
   const std::string chunk(kChunk, 's');
   const auto start = Clock::now();
   const auto end = start + std::chrono::duration<double>(seconds);
-  while (Clock::now() < end) write_full(cfd, chunk.data(), chunk.size());
+  while (Clock::now() < end) bench::write_full(cfd, chunk.data(), chunk.size());
   ::shutdown(cfd, SHUT_WR);
   reader.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
@@ -506,12 +429,6 @@ struct Summary {
   int runs = 0;
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n == 0 ? 0 : n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 std::vector<Summary> summarize(const std::vector<Point>& points) {
   std::vector<Summary> out;
   for (const Point& first : points) {
@@ -530,7 +447,7 @@ std::vector<Summary> summarize(const std::vector<Point>& points) {
     auto med = [&](auto field) {
       std::vector<double> v;
       for (const Point* p : reps) v.push_back(field(*p));
-      return median(std::move(v));
+      return bench::median(std::move(v));
     };
     Summary s;
     s.runs = static_cast<int>(reps.size());
@@ -732,7 +649,7 @@ class LineReader {
 
 void say(const std::string& line) {
   const std::string l = line + "\n";
-  write_full(STDOUT_FILENO, l.data(), l.size());
+  bench::write_full(STDOUT_FILENO, l.data(), l.size());
 }
 
 // The process of one node in procs mode. Commands on stdin, one reply line each on stdout:
@@ -878,7 +795,7 @@ class NodeProcess {
   void send(const std::string& line) {
     const std::string l = line + "\n";
     try {
-      write_full(to_, l.data(), l.size());
+      bench::write_full(to_, l.data(), l.size());
     } catch (const std::exception& e) {
       fail("cannot reach node " + std::to_string(id_) + " (pid " + std::to_string(pid_) +
            "), which probably exited: " + e.what());
@@ -1188,7 +1105,7 @@ int run_driver(const Flags& f) {
   ::signal(SIGTERM, on_fatal_signal);
   ::signal(SIGHUP, on_fatal_signal);
   const auto started = Clock::now();
-  ScratchDir scratch(f.base_dir);
+  bench::ScratchDir scratch(f.base_dir, "cluster_bench");
   const char* fs = bench::filesystem_name(scratch.path());
   std::fprintf(stderr, "cluster_bench: writing in %s (%s)\n", scratch.path().c_str(), fs);
   if (std::string_view(fs) == "tmpfs") {
