@@ -50,8 +50,13 @@ raft::Result<raft::Snapshot> Node::Impl::snapshot_for(uint64_t request_index, ui
       return s;
     }
   }
-  snapshot_wanted_ = true;
-  asio::post(strand_, [self = shared_from_this()] { self->maybe_take_snapshot(); });
+  // While one is being taken, wait for it: the core asks again (every heartbeat round) and gets
+  // it if it serves, or asks for another one then. Asking now would take a second snapshot
+  // right after the first one in a cluster that keeps writing.
+  if (!snapshot_in_progress_) {
+    snapshot_wanted_ = true;
+    asio::post(strand_, [self = shared_from_this()] { self->maybe_take_snapshot(); });
+  }
   return raft::Error::kSnapshotTemporarilyUnavailable;
 }
 
