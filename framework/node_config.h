@@ -73,12 +73,14 @@ struct NodeConfig {
   uint64_t wal_segment_bytes = 64ull << 20;
   uint64_t wal_cache_bytes = 32ull << 20;
 
-  // Snapshots (snapshot/): one is taken when snapshot_entries entries were applied since the
-  // last (0: only when a follower needs one or Node::snapshot() asks); after it is stored the WAL
+  // Snapshots (snapshot/): one is taken when snapshot_entries entries, or snapshot_bytes bytes of
+  // commands, were applied since the last (0 turns either off; with both off, only when a
+  // follower needs one or Node::snapshot() asks); after it is stored the WAL
   // is compacted up to compaction_margin entries below it (kept for followers that lag a little,
   // so they catch up from the log, not by a snapshot); snapshot_keep snapshot files are kept; at
   // most max_snapshot_sends snapshots stream to followers at once.
   uint64_t snapshot_entries = 100000;
+  uint64_t snapshot_bytes = 256ull << 20;
   uint64_t compaction_margin = 10000;
   size_t snapshot_keep = 2;
   size_t max_snapshot_sends = 2;

@@ -212,6 +212,9 @@ class Node::Impl : public std::enable_shared_from_this<Impl> {
   // Snapshots. One is taken at a time: from the apply thread's view through the snapshot thread
   // to the disk thread's record.
   uint64_t last_snapshot_index_ = 0;
+  // Bytes of committed entries handed out since the last snapshot was started (the policy's
+  // NodeConfig::snapshot_bytes).
+  uint64_t bytes_since_snapshot_ = 0;
   bool snapshot_in_progress_ = false;
   bool snapshot_wanted_ = false;
   std::vector<Waiter<uint64_t>> snapshot_waiters_next_;     // for the next snapshot taken

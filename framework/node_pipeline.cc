@@ -156,6 +156,7 @@ void Node::Impl::handle_ready(raft::Ready rd) {
 void Node::Impl::hand_out_committed(raft::EntryVec entries) {
   ApplyJob job;
   for (const raft::Entry& e : entries) {
+    bytes_since_snapshot_ += e.data().size();
     if (raft::is_conf_change_entry(e)) {
       apply_conf_entry(e, job);
     } else if (e.data().empty() && !e.context().empty()) {

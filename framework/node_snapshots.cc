@@ -71,10 +71,13 @@ void Node::Impl::request_snapshot(Waiter<uint64_t> w) {
 void Node::Impl::maybe_take_snapshot() {
   if (phase_ != Phase::kRunning || snapshot_in_progress_) return;
   const bool policy =
-      config_.snapshot_entries > 0 && applied_ >= last_snapshot_index_ + config_.snapshot_entries;
+      (config_.snapshot_entries > 0 &&
+       applied_ >= last_snapshot_index_ + config_.snapshot_entries) ||
+      (config_.snapshot_bytes > 0 && bytes_since_snapshot_ >= config_.snapshot_bytes);
   if (!snapshot_wanted_ && !policy) return;
   snapshot_wanted_ = false;
   snapshot_in_progress_ = true;
+  bytes_since_snapshot_ = 0;
   for (auto& w : snapshot_waiters_next_) snapshot_waiters_current_.push_back(std::move(w));
   snapshot_waiters_next_.clear();
   ApplyJob job;

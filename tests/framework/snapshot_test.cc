@@ -17,6 +17,7 @@ ClusterOptions small_segments(uint64_t snapshot_entries, uint64_t margin) {
   o.tune = [=](NodeConfig& c) {
     c.wal_segment_bytes = 64 << 10;
     c.snapshot_entries = snapshot_entries;
+    c.snapshot_bytes = 0;
     c.compaction_margin = margin;
   };
   return o;
@@ -78,6 +79,25 @@ TEST(SnapshotTest, PolicyTakesSnapshotsCompactsAndARestartStartsFromOne) {
   expect_same_state(c, next);
   EXPECT_EQ(c.sm(next).get("k0"), value(0));
   EXPECT_EQ(c.sm(next).get("k309"), value(309));
+}
+
+// The byte policy: with the entry count off, a snapshot follows once enough command bytes were
+// applied (300 commands of ~1 KB against 64 KiB).
+TEST(SnapshotTest, ByteThresholdTakesSnapshots) {
+  ClusterOptions o = small_segments(/*snapshot_entries=*/0, /*margin=*/5);
+  auto base = o.tune;
+  o.tune = [base](NodeConfig& c) {
+    base(c);
+    c.snapshot_bytes = 64 << 10;
+  };
+  TestCluster c(3, o);
+  c.start_all();
+  const uint64_t leader = c.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  EXPECT_EQ(c.status(leader).snapshot_index, 0u);
+  put_many(c, leader, 0, 300);
+  ASSERT_TRUE(c.run_until([&] { return c.status(leader).snapshot_index > 0; }))
+      << "no snapshot after ~300 KB of commands";
 }
 
 TEST(SnapshotTest, NewNodeCatchesUpBySnapshotThenByLog) {
