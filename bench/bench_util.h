@@ -20,6 +20,14 @@
 
 namespace bench {
 
+// Where a benchmark puts its data by default: $<env_var>, else $TMPDIR, else /tmp.
+inline std::string default_data_dir(const char* env_var) {
+  for (const char* name : {env_var, "TMPDIR"}) {
+    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return v;
+  }
+  return "/tmp";
+}
+
 [[noreturn]] inline void throw_errno(const std::string& what) {
   throw std::system_error(errno, std::generic_category(), what);
 }

@@ -176,13 +176,7 @@ void print_help() {
 
 Flags parse_flags(int argc, char** argv) {
   Flags f;
-  if (const char* env = std::getenv("SNAPSHOT_BENCH_DIR"); env != nullptr && *env != '\0') {
-    f.base_dir = env;
-  } else if (const char* tmp = std::getenv("TMPDIR"); tmp != nullptr && *tmp != '\0') {
-    f.base_dir = tmp;
-  } else {
-    f.base_dir = "/tmp";
-  }
+  f.base_dir = bench::default_data_dir("SNAPSHOT_BENCH_DIR");
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     const size_t eq = arg.find('=');
