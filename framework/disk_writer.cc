@@ -1,6 +1,7 @@
 #include "framework/disk_writer.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 #include <vector>
 
@@ -40,10 +41,22 @@ void DiskWriter::run() {
   }
 }
 
+DiskStats DiskWriter::stats() const {
+  DiskStats s;
+  s.jobs = counters_.jobs.load(std::memory_order_relaxed);
+  s.batches = counters_.batches.load(std::memory_order_relaxed);
+  s.syncs = counters_.syncs.load(std::memory_order_relaxed);
+  s.entries = counters_.entries.load(std::memory_order_relaxed);
+  s.entry_bytes = counters_.entry_bytes.load(std::memory_order_relaxed);
+  return s;
+}
+
 bool DiskWriter::write(std::deque<DiskJob>& jobs, std::vector<raft::SnapshotMetadata>& recorded) {
-  ++stats_.batches;
-  stats_.jobs += jobs.size();
+  const auto started = std::chrono::steady_clock::now();
+  bump(counters_.batches);
+  bump(counters_.jobs, jobs.size());
   bool unsynced = false;
+  bool synced = false;
   std::optional<raft::HardState> hard_state;
   auto fail = [&](const wal::Status& s) {
     on_failed_(s);
@@ -52,7 +65,8 @@ bool DiskWriter::write(std::deque<DiskJob>& jobs, std::vector<raft::SnapshotMeta
   auto sync = [&]() -> wal::Status {
     if (!unsynced) return {};
     unsynced = false;
-    ++stats_.syncs;
+    synced = true;
+    bump(counters_.syncs);
     return storage_.sync();
   };
   for (DiskJob& job : jobs) {
@@ -63,7 +77,10 @@ bool DiskWriter::write(std::deque<DiskJob>& jobs, std::vector<raft::SnapshotMeta
     }
     if (!job.entries.empty()) {
       if (wal::Status s = storage_.append(job.entries); !s.ok()) return fail(s);
-      stats_.entries += job.entries.size();
+      bump(counters_.entries, job.entries.size());
+      uint64_t bytes = 0;
+      for (const raft::Entry& e : job.entries) bytes += e.data().size();
+      bump(counters_.entry_bytes, bytes);
       unsynced = true;
     }
     if (job.hard_state) hard_state = std::move(job.hard_state);
@@ -85,6 +102,11 @@ bool DiskWriter::write(std::deque<DiskJob>& jobs, std::vector<raft::SnapshotMeta
   // After the entries are durable, so a stored commit never points past the durable log.
   if (hard_state) {
     if (wal::Status s = storage_.set_hard_state(*hard_state); !s.ok()) return fail(s);
+  }
+  if (synced) {
+    const auto took = std::chrono::steady_clock::now() - started;
+    sync_latency_.record(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
   }
   return true;
 }

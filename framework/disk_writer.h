@@ -14,6 +14,7 @@
 // WAL refuses writes after a failure and the node must stop (wal/wal.h).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "framework/job_queue.h"
+#include "framework/metrics.h"
 #include "raft/types.h"
 #include "wal/durable_storage.h"
 
@@ -43,6 +45,7 @@ struct DiskStats {
   uint64_t batches = 0;  // group commits: one per wake-up of the thread
   uint64_t syncs = 0;
   uint64_t entries = 0;
+  uint64_t entry_bytes = 0;  // bytes of entry data appended
 };
 
 class DiskWriter {
@@ -65,8 +68,11 @@ class DiskWriter {
   // Finishes the queued jobs and joins the thread; later submits are ignored. Idempotent.
   void stop();
 
-  // Read after stop(), or for monitoring (a racy but harmless read of counters).
-  DiskStats stats() const { return stats_; }
+  // Any thread.
+  DiskStats stats() const;
+  // How long each group commit that synced took, from its first append to its HardState write.
+  // Any thread.
+  LatencyHistogram::Snapshot sync_latency() const { return sync_latency_.snapshot(); }
 
  private:
   void run();
@@ -78,7 +84,18 @@ class DiskWriter {
   OnFailed on_failed_;
   OnRecorded on_recorded_;
   JobQueue<DiskJob> queue_;
-  DiskStats stats_;
+  struct Counters {
+    std::atomic<uint64_t> jobs{0};
+    std::atomic<uint64_t> batches{0};
+    std::atomic<uint64_t> syncs{0};
+    std::atomic<uint64_t> entries{0};
+    std::atomic<uint64_t> entry_bytes{0};
+  };
+  static void bump(std::atomic<uint64_t>& counter, uint64_t by = 1) {
+    counter.fetch_add(by, std::memory_order_relaxed);
+  }
+  Counters counters_;
+  LatencyHistogram sync_latency_;
   bool failed_ = false;
   std::thread thread_;
 };

@@ -58,14 +58,25 @@ void Node::clear_faults() {
 }
 
 asio::awaitable<Reply<Proposed>> Node::propose(std::string command) {
-  return impl_->request<Proposed>([c = std::move(command)](Impl& n, Waiter<Proposed> w) mutable {
-    n.propose(std::move(c), std::move(w));
-  });
+  Impl::bump(impl_->counters_.proposals);
+  // Built before the co_await, not inside its expression: g++ 12 destroys a lambda's captures
+  // twice when the lambda is a temporary of a co_await expression.
+  auto request = impl_->request<Proposed>(
+      [c = std::move(command)](Impl& n, Waiter<Proposed> w) mutable {
+        n.propose(std::move(c), std::move(w));
+      });
+  Reply<Proposed> r = co_await std::move(request);
+  if (!r.ok()) Impl::bump(impl_->counters_.proposals_failed);
+  co_return r;
 }
 
 asio::awaitable<Reply<uint64_t>> Node::read_index() {
-  return impl_->request<uint64_t>(
+  Impl::bump(impl_->counters_.reads);
+  auto request = impl_->request<uint64_t>(
       [](Impl& n, Waiter<uint64_t> w) { n.read_index(std::move(w)); });
+  Reply<uint64_t> r = co_await std::move(request);
+  if (!r.ok()) Impl::bump(impl_->counters_.reads_failed);
+  co_return r;
 }
 
 asio::awaitable<Reply<raft::ConfState>> Node::add_voter(uint64_t id, net::PeerAddress address) {
@@ -166,7 +177,7 @@ void Node::Impl::start() {
   try {
     start_transport();
   } catch (...) {
-    transport_.reset();
+    release_transport();
     disk_->stop();
     apply_->stop();
     snapshotter_->stop();
@@ -242,7 +253,7 @@ void Node::Impl::bootstrap() {
 
 void Node::Impl::start_workers(ApplyPosition position) {
   std::weak_ptr<Impl> weak = weak_from_this();
-  disk_ = std::make_unique<DiskWriter>(
+  auto disk = std::make_unique<DiskWriter>(
       *storage_,
       [weak, strand = strand_](uint64_t number) {
         asio::post(strand, [weak, number] {
@@ -259,6 +270,10 @@ void Node::Impl::start_workers(ApplyPosition position) {
           if (auto self = weak.lock()) self->on_snapshot_recorded(m);
         });
       });
+  {
+    std::lock_guard lock(parts_mutex_);  // metrics() reads the pointer from other threads
+    disk_ = std::move(disk);
+  }
   snapshotter_ = std::make_unique<Snapshotter>(
       *snapshots_, [weak, strand = strand_](snapshot::SnapshotInfo info, std::string error) {
         asio::post(strand, [weak, info = std::move(info), error = std::move(error)]() mutable {
@@ -307,8 +322,12 @@ void Node::Impl::start_transport() {
       self->schedule_ready();
     }
   };
-  transport_ = std::make_unique<net::Transport>(strand_, config_.transport_options(),
-                                                std::move(handler));
+  auto transport = std::make_unique<net::Transport>(strand_, config_.transport_options(),
+                                                    std::move(handler));
+  {
+    std::lock_guard lock(parts_mutex_);  // metrics() reads the pointer from other threads
+    transport_ = std::move(transport);
+  }
   try {
     transport_->start();
   } catch (const std::exception& e) {
@@ -372,7 +391,7 @@ void Node::Impl::shutdown_now() {
   phase_ = Phase::kStopped;
   torn_down_ = true;
   ticker_.cancel();
-  if (transport_) transport_.reset();
+  release_transport();
   if (disk_) disk_->stop();
   if (apply_) apply_->stop();
   if (snapshotter_) snapshotter_->stop();

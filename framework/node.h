@@ -78,6 +78,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "framework/errors.h"
+#include "framework/metrics.h"
 #include "framework/node_config.h"
 #include "framework/state_machine.h"
 #include "raft/types.h"
@@ -176,6 +177,9 @@ class Node {
   boost::asio::awaitable<Reply<uint64_t>> snapshot();
 
   boost::asio::awaitable<NodeStatus> status();
+  // Counters and gauges for monitoring (framework/metrics.h). Callable from any thread, also
+  // before start() and after stop(); never waits for the strand.
+  NodeMetrics metrics() const;
 
   // Stops taking requests, lets the writes and applies already under way finish, resolves every
   // pending request (kStopped for those without an outcome), closes the transport and joins the

@@ -12,6 +12,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -70,6 +71,24 @@ class Node::Impl : public std::enable_shared_from_this<Impl> {
   void request_snapshot(Waiter<uint64_t> w);
   NodeStatus status() const;
   void stop(Waiter<Empty> w);
+
+  // --- node_metrics.cc ---
+  // Any thread.
+  NodeMetrics metrics() const;
+  // Counters bumped where their events happen (any thread).
+  struct MetricCounters {
+    std::atomic<uint64_t> leader_changes{0};
+    std::atomic<uint64_t> proposals{0};
+    std::atomic<uint64_t> proposals_failed{0};
+    std::atomic<uint64_t> reads{0};
+    std::atomic<uint64_t> reads_failed{0};
+    std::atomic<uint64_t> entries_applied{0};
+    std::atomic<uint64_t> snapshots_taken{0};
+  };
+  static void bump(std::atomic<uint64_t>& counter, uint64_t by = 1) {
+    counter.fetch_add(by, std::memory_order_relaxed);
+  }
+  MetricCounters counters_;
   // Synchronous teardown for the destructor (the io_context no longer runs).
   void shutdown_now();
 
@@ -112,6 +131,12 @@ class Node::Impl : public std::enable_shared_from_this<Impl> {
   bool full() const;
   size_t pending_count() const;
   Clock::time_point deadline() const { return Clock::now() + config_.request_timeout; }
+
+  // --- node_metrics.cc ---
+  // Copies the strand's view (term, leader, indexes, pending requests) into gauges_.
+  void publish_gauges();
+  // Destroys the transport, keeping its last counters for metrics().
+  void release_transport();
 
   // --- node_snapshots.cc ---
   void open_snapshots();
@@ -224,6 +249,25 @@ class Node::Impl : public std::enable_shared_from_this<Impl> {
   // Restores of received snapshots, released once the snapshot's Ready is durable.
   std::deque<std::pair<uint64_t, ApplyJob>> held_restores_;
   bool apply_failed_ = false;
+
+  // Metrics: the strand's view as published by publish_gauges(), and what the transport counted
+  // before it was destroyed. parts_mutex_ guards the transport_ and disk_ pointers against
+  // metrics() on other threads (only their creation and destruction; the strand uses them
+  // without it).
+  struct MetricGauges {
+    std::atomic<uint64_t> term{0};
+    std::atomic<uint64_t> leader{0};
+    std::atomic<uint64_t> is_leader{0};
+    std::atomic<uint64_t> commit{0};
+    std::atomic<uint64_t> applied{0};
+    std::atomic<uint64_t> last_index{0};
+    std::atomic<uint64_t> snapshot_index{0};
+    std::atomic<uint64_t> pending{0};
+  };
+  MetricGauges gauges_;
+  mutable std::mutex parts_mutex_;
+  net::TransportStats transport_stats_at_stop_;
+  std::map<uint64_t, net::PeerTraffic> traffic_at_stop_;
 };
 
 template <typename T, typename F>

@@ -43,6 +43,7 @@ void Node::Impl::on_tick() {
   }
   raw_->tick();
   expire_requests();
+  publish_gauges();
   schedule_ready();
 }
 
@@ -70,6 +71,7 @@ void Node::Impl::run_ready() {
   if (phase_ != Phase::kRunning) return;
   flush_proposals();
   while (phase_ == Phase::kRunning && raw_->has_ready()) handle_ready(raw_->ready());
+  publish_gauges();
 }
 
 void Node::Impl::flush_proposals() {
@@ -168,6 +170,7 @@ void Node::Impl::hand_out_committed(raft::EntryVec entries) {
       }
     }
   }
+  bump(counters_.entries_applied, entries.size());
   job.entries = std::move(entries);
   submit_apply(std::move(job));
 }
@@ -235,6 +238,7 @@ void Node::Impl::set_members(std::set<uint64_t> now) {
 void Node::Impl::on_leader_change(uint64_t leader, uint64_t term) {
   log_.info(raft::concat("leader is now ", leader, " in term ", term));
   leader_ = leader;
+  bump(counters_.leader_changes);
   for (auto it = transfers_.begin(); it != transfers_.end();) {
     if (it->second.to == leader) {
       std::move(it->second.waiter).resolve({});
@@ -325,6 +329,7 @@ void Node::Impl::on_applied(ApplyOutcome outcome) {
     stop_at_tick_ = ticks_ + removal_grace_ticks();
   }
   maybe_finish_stop();
+  publish_gauges();
   schedule_ready();
 }
 

@@ -131,6 +131,8 @@ void Node::Impl::on_snapshot_recorded(const raft::SnapshotMetadata& metadata) {
   if (phase_ == Phase::kStopped) return;
   last_snapshot_index_ = std::max(last_snapshot_index_, metadata.index());
   snapshot_in_progress_ = false;
+  bump(counters_.snapshots_taken);
+  publish_gauges();
   for (auto& w : snapshot_waiters_current_) {
     Reply<uint64_t> r;
     r.value = metadata.index();

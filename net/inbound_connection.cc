@@ -85,6 +85,7 @@ asio::awaitable<void> InboundConnection::run(std::shared_ptr<InboundConnection> 
     co_return;
   }
   peer_ = hello_.from;
+  shared_->count_received(peer_, std::exchange(unattributed_bytes_, 0), 0);
 
   for (;;) {
     const Read next = co_await read_frame();
@@ -116,6 +117,7 @@ asio::awaitable<void> InboundConnection::run(std::shared_ptr<InboundConnection> 
       TransportShared::bump(shared_->counters().dropped_by_faults);
       continue;
     }
+    shared_->count_received(peer_, 0, 1);
     shared_->deliver(std::move(message_));
     message_.Clear();
   }
@@ -141,6 +143,11 @@ asio::awaitable<InboundConnection::Read> InboundConnection::read_frame() {
         co_return Read::kTruncated;
       }
       co_return Read::kClosed;
+    }
+    if (peer_ != 0) {
+      shared_->count_received(peer_, read, 0);
+    } else {
+      unattributed_bytes_ += read;  // counted once the hello says whose they are
     }
     decoder_.feed(std::string_view(read_buffer_.data(), read));
   }

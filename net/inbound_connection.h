@@ -89,6 +89,7 @@ class InboundConnection : public std::enable_shared_from_this<InboundConnection>
   raft::Message message_;
   boost::system::error_code read_error_;
   uint64_t peer_ = 0;
+  uint64_t unattributed_bytes_ = 0;  // read before the hello named the peer
   bool closed_ = false;
   bool started_ = false;
 };

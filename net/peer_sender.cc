@@ -220,6 +220,7 @@ asio::awaitable<void> PeerSender::write_until_closed() {
     }
     TransportShared::bump(shared_->counters().writes);
     TransportShared::bump(shared_->counters().messages_sent, batched);
+    shared_->count_sent(id_, written, batched);
     batched = 0;
     if (buffer.capacity() > kRetainedWriteBuffer) {
       std::string().swap(buffer);

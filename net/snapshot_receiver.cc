@@ -190,6 +190,7 @@ asio::awaitable<SnapshotReceiver::End> SnapshotReceiver::receive() {
     char* room = decoder_.prepare(kReadChunk);
     auto [error, n] = co_await socket_.async_read_some(asio::buffer(room, kReadChunk), kUseTuple);
     decoder_.commit(error ? 0 : n);
+    if (!error) shared_->count_received(peer_, n, 0);
     if (closed_) co_return End::kClosed;
     if (error) {
       if (decoder_.buffered() > 0) {

@@ -90,6 +90,7 @@ asio::awaitable<void> SnapshotSender::run(std::shared_ptr<SnapshotSender> /*keep
     if (error) {
       fail(raft::concat("cannot send the offer: ", error.message()));
     } else if (!closed_) {
+      shared_->count_sent(peer(), written, 0);
       stall_.touch();
       auto outcome = co_await (write_chunks() || read_result() || stall_.stalled());
       if (outcome.index() == 2 && std::get<2>(outcome) && !closed_ && !succeeded_) {
@@ -203,6 +204,7 @@ asio::awaitable<void> SnapshotSender::write_chunks() {
     written_ += got;
     stall_.touch();
     TransportShared::bump(shared_->counters().snapshot_bytes_sent, got);
+    shared_->count_sent(peer(), n, 0);
   }
   // Everything is out: the result (or the stall timer, or close()) ends the race.
   parked_.expires_at(asio::steady_timer::time_point::max());

@@ -238,4 +238,6 @@ void Transport::clear_faults() {
 
 TransportStats Transport::stats() const { return impl_->shared->stats(); }
 
+std::map<uint64_t, PeerTraffic> Transport::traffic() const { return impl_->shared->traffic(); }
+
 }  // namespace net

@@ -76,6 +76,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -185,6 +186,15 @@ struct TransportStats {
   uint64_t snapshot_bytes_sent = 0;
 };
 
+// Bytes and messages exchanged with one peer, raft messages and snapshot streams together, frame
+// headers and hellos included (bytes of a connection refused at its hello are not counted).
+struct PeerTraffic {
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  uint64_t messages_sent = 0;      // raft messages written to a socket
+  uint64_t messages_received = 0;  // raft messages handed to on_message
+};
+
 class Transport {
  public:
   Transport(boost::asio::any_io_executor executor, TransportOptions options,
@@ -231,6 +241,8 @@ class Transport {
   void clear_faults();
 
   TransportStats stats() const;
+  // Traffic per peer id since start(), for every peer anything was exchanged with. Any thread.
+  std::map<uint64_t, PeerTraffic> traffic() const;
 
  private:
   struct Impl;

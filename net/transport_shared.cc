@@ -155,6 +155,25 @@ void TransportShared::set_faults(uint64_t peer, const FaultRules& rules) { fault
 
 void TransportShared::clear_faults() { faults_.clear(); }
 
+void TransportShared::count_sent(uint64_t peer, uint64_t bytes, uint64_t messages) {
+  std::lock_guard lock(traffic_mutex_);
+  PeerTraffic& t = traffic_[peer];
+  t.bytes_sent += bytes;
+  t.messages_sent += messages;
+}
+
+void TransportShared::count_received(uint64_t peer, uint64_t bytes, uint64_t messages) {
+  std::lock_guard lock(traffic_mutex_);
+  PeerTraffic& t = traffic_[peer];
+  t.bytes_received += bytes;
+  t.messages_received += messages;
+}
+
+std::map<uint64_t, PeerTraffic> TransportShared::traffic() const {
+  std::lock_guard lock(traffic_mutex_);
+  return traffic_;
+}
+
 TransportStats TransportShared::stats() const {
   TransportStats s;
   s.messages_sent = counters_.messages_sent.load(std::memory_order_relaxed);

@@ -14,7 +14,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <string_view>
@@ -120,6 +122,11 @@ class TransportShared : public std::enable_shared_from_this<TransportShared> {
   Counters& counters() { return counters_; }
   TransportStats stats() const;
 
+  // ---- traffic per peer (any thread: the snapshot thread counts its streams) ----
+  void count_sent(uint64_t peer, uint64_t bytes, uint64_t messages);
+  void count_received(uint64_t peer, uint64_t bytes, uint64_t messages);
+  std::map<uint64_t, PeerTraffic> traffic() const;
+
  private:
   void coroutine_ended();
 
@@ -139,6 +146,9 @@ class TransportShared : public std::enable_shared_from_this<TransportShared> {
   std::unordered_map<uint64_t, FaultRules> faults_;
 
   Counters counters_;
+
+  mutable std::mutex traffic_mutex_;
+  std::map<uint64_t, PeerTraffic> traffic_;
 };
 
 }  // namespace net::detail

@@ -127,6 +127,37 @@ TEST_F(TransportTest, TwoNodesExchangeMessagesBothWays) {
   EXPECT_TRUE(b.unreachable.empty());
 }
 
+TEST_F(TransportTest, CountsTrafficPerPeer) {
+  TestNode& a = add(1);
+  TestNode& b = add(2);
+  link(a, b);
+  const std::string payload(1000, 'x');
+  for (uint64_t i = 1; i <= 3; ++i) a->send(make_message(1, 2, i, payload));
+  b->send(make_message(2, 1, 9, "reply"));
+  // Until both sides also saw their writes complete (a completion may run after the peer's read).
+  auto sent = [](TestNode& n, uint64_t peer) {
+    const auto traffic = n->traffic();
+    auto it = traffic.find(peer);
+    return it == traffic.end() ? 0 : it->second.messages_sent;
+  };
+  ASSERT_TRUE(loop_.run_until([&] {
+    return b.received.size() == 3 && a.received.size() == 1 && sent(a, 2) == 3 && sent(b, 1) == 1;
+  }));
+
+  const std::map<uint64_t, PeerTraffic> at_a = a->traffic();
+  const std::map<uint64_t, PeerTraffic> at_b = b->traffic();
+  ASSERT_EQ(at_a.size(), 1u);
+  ASSERT_EQ(at_b.size(), 1u);
+  EXPECT_EQ(at_a.at(2).messages_sent, 3u);
+  EXPECT_EQ(at_a.at(2).messages_received, 1u);
+  EXPECT_GT(at_a.at(2).bytes_sent, 3 * payload.size());
+  EXPECT_EQ(at_b.at(1).messages_received, 3u);
+  EXPECT_EQ(at_b.at(1).messages_sent, 1u);
+  // Every byte written was read (the hello included), and the reply came back.
+  EXPECT_EQ(at_b.at(1).bytes_received, at_a.at(2).bytes_sent);
+  EXPECT_EQ(at_a.at(2).bytes_received, at_b.at(1).bytes_sent);
+}
+
 TEST_F(TransportTest, ThreeNodesEachReachEveryOther) {
   TestNode& n1 = add(1);
   TestNode& n2 = add(2);
