@@ -60,8 +60,8 @@ struct NodeMetrics {
 
   // Counters since start().
   uint64_t leader_changes = 0;       // times the leader this node knows of changed (to 0 too)
-  uint64_t proposals = 0;            // propose() calls accepted for proposing (local or forwarded)
-  uint64_t proposals_failed = 0;     // of those, resolved with an error
+  uint64_t proposals = 0;            // propose() calls, refused ones included
+  uint64_t proposals_failed = 0;     // of those, resolved with an error (kNotLeader included)
   uint64_t reads = 0;                // read_index() calls
   uint64_t reads_failed = 0;
   uint64_t entries_applied = 0;      // committed entries handed to the state machine

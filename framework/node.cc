@@ -187,6 +187,8 @@ void Node::Impl::start() {
   }
   log_.info(raft::concat("node started: data dir ", config_.data_dir, ", listening on ",
                          config_.listen.host, ":", port_, ", ", st.describe()));
+  // Before the executor runs: metrics() shows the restored position at once.
+  publish_gauges();
   asio::post(strand_, [self = shared_from_this()] {
     self->arm_ticker();
     self->schedule_ready();
@@ -330,11 +332,12 @@ void Node::Impl::start_transport() {
   }
   try {
     transport_->start();
-  } catch (const std::exception& e) {
-    throw std::system_error(
-        std::make_error_code(std::errc::address_in_use),
-        raft::concat("cannot listen on ", config_.listen.host, ":", config_.listen.port, ": ",
-                     e.what()));
+  } catch (const boost::system::system_error& e) {
+    // what() of std::system_error appends the reason: "cannot listen on H:P: Address already in
+    // use" (Boost's own what() would add its source location).
+    throw std::system_error(std::error_code(e.code()),
+                            raft::concat("cannot listen on ", config_.listen.host, ":",
+                                         config_.listen.port));
   }
   port_ = transport_->port();
   for (const auto& [id, address] : config_.peers) {
