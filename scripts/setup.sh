@@ -12,6 +12,7 @@ packages=(
   libbenchmark-dev
   clang libclang-rt-14-dev    # libFuzzer target for the core
   lcov                        # line coverage report of raft/
+  curl                        # the raft-kv demo and cluster scripts talk HTTP with it
 )
 
 missing=()

@@ -8,10 +8,9 @@
 #   5. ctest asan         the same tests under ASan + UBSan
 #   6. simulator          the randomized simulator (release build), SIM_SEEDS seeds
 #   7. simulator asan     the randomized simulator under ASan + UBSan, SIM_ASAN_SEEDS seeds
-#   8. build tsan         build/tsan, the storage, transport and runtime tests only (TSan)
-#   9. wal tsan           the storage tests under TSan
-#  10. net tsan           the transport tests under TSan
-#  11. framework tsan     the runtime's cluster tests under TSan
+#   8. build tsan         build/tsan, the tests of everything that runs threads (TSan)
+#   9. ... tsan           each of them under TSan: wal_tests, net_tests, framework_tests,
+#                         raft_kv_tests, lock_service_tests, raft_kv_e2e_tests
 #
 # Environment:
 #   SKIP_SETUP=1      do not run scripts/setup.sh
@@ -169,25 +168,20 @@ if [ "$sim_asan_seeds" -gt 0 ]; then
 fi
 
 # TSan: the core is single-threaded by contract; what runs threads is durable storage (the WAL
-# and the meta store serve readers while a writer appends and syncs) and the transport (Asio
-# coroutines, called from other threads) and the runtime (framework/: a strand, a disk thread
-# and an apply thread per node), so their tests run under TSan.
+# and the meta store serve readers while a writer appends and syncs), the transport (Asio
+# coroutines, called from other threads), the runtime (framework/: a strand, a disk thread and an
+# apply thread per node) and the examples on it (raft-kv's HTTP server and state machine, read
+# while it applies; its end-to-end tests run the TSan build of the raft-kv binary), so their tests
+# run under TSan.
+tsan_tests=(wal_tests net_tests framework_tests raft_kv_tests lock_service_tests raft_kv_e2e_tests)
 begin_stage "build tsan"
-bash scripts/build.sh tsan wal_tests net_tests framework_tests
+bash scripts/build.sh tsan "${tsan_tests[@]}"
 end_stage
 
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
-begin_stage "wal tsan"
-echo "+ build/tsan/tests/wal_tests --gtest_brief=1"
-build/tsan/tests/wal_tests --gtest_brief=1 2>&1 | tee build/tsan/wal_tests.log
-end_stage "$(grep -E '^\[  PASSED  \]' build/tsan/wal_tests.log | tail -n 1)"
-
-begin_stage "net tsan"
-echo "+ build/tsan/tests/net_tests --gtest_brief=1"
-build/tsan/tests/net_tests --gtest_brief=1 2>&1 | tee build/tsan/net_tests.log
-end_stage "$(grep -E '^\[  PASSED  \]' build/tsan/net_tests.log | tail -n 1)"
-
-begin_stage "framework tsan"
-echo "+ build/tsan/tests/framework_tests --gtest_brief=1"
-build/tsan/tests/framework_tests --gtest_brief=1 2>&1 | tee build/tsan/framework_tests.log
-end_stage "$(grep -E '^\[  PASSED  \]' build/tsan/framework_tests.log | tail -n 1)"
+for t in "${tsan_tests[@]}"; do
+  begin_stage "$t tsan"
+  echo "+ build/tsan/tests/$t --gtest_brief=1"
+  "build/tsan/tests/$t" --gtest_brief=1 2>&1 | tee "build/tsan/$t.log"
+  end_stage "$(grep -E '^\[  PASSED  \]' "build/tsan/$t.log" | tail -n 1)"
+done
