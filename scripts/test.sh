@@ -62,7 +62,7 @@ end_stage() {
   local took
   took="$(duration $((SECONDS - stage_started)))"
   echo "== test: $current_stage: ok ($took)"
-  summary+=("$(printf '  %-16s ok      %7s  %s' "$current_stage" "$took" "${1:-}")")
+  summary+=("$(printf '  %-24s ok      %7s  %s' "$current_stage" "$took" "${1:-}")")
   current_stage=""
 }
 
@@ -79,7 +79,7 @@ on_exit() {
       simulator) note="$(sim_result release)" ;;
       simulator\ asan) note="$(sim_result asan)" ;;
     esac
-    printf '  %-16s FAILED  %7s  %s\n' "$current_stage" \
+    printf '  %-24s FAILED  %7s  %s\n' "$current_stage" \
       "$(duration $((SECONDS - stage_started)))" "$note"
   fi
   if [ "$rc" -eq 0 ]; then

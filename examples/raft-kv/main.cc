@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (parsed.kind == raftkv::ParsedOptions::Kind::kError) {
-    std::cerr << "raft-kv: " << parsed.error << "\nrun raft-kv --help for usage\n";
+    std::cerr << "raft-kv: " << parsed.error << " (raft-kv --help lists the flags)\n";
     return 2;
   }
   const raftkv::Options& options = parsed.options;
