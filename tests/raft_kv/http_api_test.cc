@@ -37,14 +37,7 @@ using test::ClientResponse;
 using test::TestClient;
 using namespace std::chrono_literals;
 
-bool wait_until(const std::function<bool()>& pred) {
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using test::wait_until;
 
 struct HarnessOptions {
   // Members of the cluster besides node 1, never started: with two of them, node 1 cannot win an

@@ -33,15 +33,7 @@ namespace http = boost::beast::http;
 using test::TestClient;
 using namespace std::chrono_literals;
 
-// Polls `pred` until it holds or 20 s pass.
-bool wait_until(const std::function<bool()>& pred) {
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using test::wait_until;
 
 // Requests to "/slow" wait here until the test opens the gate; each waits on a timer bound to its
 // connection's strand, so opening it never races with the handler.

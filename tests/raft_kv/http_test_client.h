@@ -7,9 +7,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -22,6 +24,17 @@
 #include <boost/beast/http/write.hpp>
 
 namespace raftkv::test {
+
+// Polls `pred` (state another thread changes: the server's io_context runs on its own thread)
+// until it holds or 20 s pass.
+inline bool wait_until(const std::function<bool()>& pred) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
 
 using ClientResponse = boost::beast::http::response<boost::beast::http::string_body>;
 
