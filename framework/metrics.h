@@ -66,7 +66,7 @@ struct NodeMetrics {
   uint64_t reads_failed = 0;
   uint64_t entries_applied = 0;      // committed entries handed to the state machine
   uint64_t wal_syncs = 0;            // group commits that synced the WAL
-  uint64_t wal_bytes_written = 0;
+  uint64_t wal_bytes_written = 0;    // bytes of entry data appended to the WAL
   uint64_t snapshots_taken = 0;      // of this node's own state machine, stored
   uint64_t snapshots_sent = 0;       // streamed to a follower and committed there
   uint64_t snapshots_received = 0;   // received and stored

@@ -47,6 +47,11 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 // drained for at most this long and this many bytes before the socket is closed: closing with
 // unread input makes the kernel send a reset, which can destroy the response before the client
 // reads it.
+// Bytes the read buffer may hold beyond the largest header: room for one read of body or chunk
+// lines.
+constexpr size_t kReadSlack = 64 << 10;
+// A buffer above this is released between requests.
+constexpr size_t kRetainedBuffer = 64 << 10;
 constexpr auto kDrainTime = 2s;
 constexpr size_t kDrainBytes = 4 << 20;
 
@@ -203,7 +208,11 @@ void HttpServer::Impl::admit(tcp::socket socket) {
 asio::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session, uint64_t id) {
   auto self = shared_from_this();
   beast::tcp_stream& stream = session->stream;
-  beast::flat_buffer buffer;
+  // Capped: the parser bounds the header (header_limit) and moves body bytes out as it parses
+  // them, but it keeps a chunk-size line or a trailer in the buffer until its CRLF arrives, so
+  // without a cap a client could grow the buffer without end. Over the cap the read fails with
+  // buffer_overflow, answered with 400.
+  beast::flat_buffer buffer(options.max_header_bytes + kReadSlack);
   bool drain = false;
   while (!stopped) {
     http::request_parser<http::string_body> parser;
@@ -266,13 +275,23 @@ asio::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session, 
     if (stopped) break;  // stop(): the response is not written
     res.prepare_payload();
     stream.expires_after(options.idle_timeout);
-    std::tie(ec, std::ignore) = co_await http::async_write(stream, res, kTuple);
+    if (request.method() == http::verb::head) {
+      // The response's header without its body (a client reads none after a HEAD, so a body
+      // would be taken for the start of the next response).
+      http::response_serializer<http::string_body> header_only(res);
+      std::tie(ec, std::ignore) = co_await http::async_write_header(stream, header_only, kTuple);
+    } else {
+      std::tie(ec, std::ignore) = co_await http::async_write(stream, res, kTuple);
+    }
     if (ec) break;
     if (res.need_eof()) {
-      error_code ignored;
-      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      // Closing with unread input (pipelined requests after this one) would reset the
+      // connection and could destroy the response before the client reads it.
+      drain = true;
       break;
     }
+    // A large request grew the buffer; an idle keep-alive connection does not keep that memory.
+    if (buffer.size() == 0 && buffer.capacity() > kRetainedBuffer) buffer.shrink_to_fit();
   }
   if (drain && !stopped) co_await drain_input(*session);
   error_code ignored;

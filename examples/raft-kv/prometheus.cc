@@ -84,7 +84,7 @@ std::string render_prometheus(const framework::NodeMetrics& m) {
 
   w.counter("raft_leader_changes_total", "Times the leader this node knows of changed.",
             m.leader_changes);
-  w.counter("raft_proposals_total", "Proposals accepted for proposing.", m.proposals);
+  w.counter("raft_proposals_total", "Proposals asked for (refused ones included).", m.proposals);
   w.counter("raft_proposals_failed_total", "Proposals resolved with an error.",
             m.proposals_failed);
   w.counter("raft_reads_total", "Linearizable reads (read_index) asked for.", m.reads);
@@ -94,7 +94,7 @@ std::string render_prometheus(const framework::NodeMetrics& m) {
             m.entries_applied);
   w.counter("raft_wal_syncs_total", "Group commits that synced the write-ahead log.",
             m.wal_syncs);
-  w.counter("raft_wal_bytes_written_total", "Bytes written to the write-ahead log.",
+  w.counter("raft_wal_bytes_written_total", "Bytes of entry data appended to the write-ahead log.",
             m.wal_bytes_written);
   w.counter("raft_snapshots_taken_total", "Snapshots of this node's state machine stored.",
             m.snapshots_taken);

@@ -234,6 +234,36 @@ TEST(HttpServerTest, BodyOverTheLimitGets413WithoutBeingRead) {
   EXPECT_EQ(r->body(), "PUT /fits " + std::string(1024, 'y'));
 }
 
+TEST(HttpServerTest, AnEndlessChunkLineGets400InsteadOfGrowingTheBuffer) {
+  HttpServerOptions o;
+  o.max_header_bytes = 1024;
+  Harness h(o);
+  TestClient c(h.port());
+  // A chunk-size line (here with an extension) that never ends: the parser waits for its CRLF
+  // and keeps it in the read buffer, which is capped at the header limit plus one read.
+  ASSERT_TRUE(c.send_raw("PUT /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;" +
+                         std::string(256 << 10, 'e')));
+  auto r = c.read_response();
+  ASSERT_TRUE(r) << c.error;
+  EXPECT_EQ(r->result(), http::status::bad_request);
+  EXPECT_TRUE(c.closed_by_server());
+  expect_serves(h.port());
+}
+
+TEST(HttpServerTest, HeadGetsTheHeaderWithoutTheBody) {
+  Harness h;
+  TestClient c(h.port());
+  ASSERT_TRUE(c.send_raw("HEAD /ping HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto head = c.read_head_response();
+  ASSERT_TRUE(head) << c.error;
+  EXPECT_EQ(head->result(), http::status::ok);
+  EXPECT_EQ((*head)[http::field::content_length], std::to_string(std::string("HEAD /ping ").size()));
+  // The next response on the connection starts right after that header: no body came between.
+  auto r = c.get("/ping");
+  ASSERT_TRUE(r) << c.error;
+  EXPECT_EQ(r->body(), "GET /ping ");
+}
+
 TEST(HttpServerTest, HeaderOverTheLimitGets400) {
   HttpServerOptions o;
   o.max_header_bytes = 1024;

@@ -19,6 +19,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
@@ -116,6 +117,22 @@ class TestClient {
       return std::nullopt;
     }
     return res;
+  }
+
+  // Reads the response to a HEAD request: its header only (a body is never read after a HEAD).
+  std::optional<ClientResponse> read_head_response() {
+    boost::beast::http::response_parser<boost::beast::http::string_body> parser;
+    parser.skip(true);
+    boost::system::error_code ec;
+    run([&](auto done) {
+      boost::beast::http::async_read(stream_, buffer_, parser,
+                                     [done](boost::system::error_code e, size_t) { done(e); });
+    }, ec);
+    if (ec) {
+      error = "read: " + ec.message();
+      return std::nullopt;
+    }
+    return parser.release();
   }
 
   // Whether the server closed the connection: a read ends with end of file or a reset, rather
