@@ -42,7 +42,8 @@ class HttpServer {
   void start();
   uint16_t port() const;
   // Stops accepting and closes every connection; a request being handled finishes first but its
-  // response is not written. Safe to call from any thread; idempotent.
+  // response is not written. Safe to call from any thread, except while start() runs (start()
+  // binds the acceptor outside the executor); idempotent.
   void stop();
 
  private:
