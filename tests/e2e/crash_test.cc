@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -36,7 +37,15 @@ class Writers {
     }
   }
 
-  size_t acked() const { return acked_count_.load(); }
+  size_t acked() {
+    std::lock_guard lock(mu_);
+    return acked_.size();
+  }
+  // Waits until at least `n` writes were acknowledged; false at the deadline.
+  bool wait_acked(size_t n, Clock::time_point deadline) {
+    std::unique_lock lock(mu_);
+    return acked_cv_.wait_until(lock, deadline, [&] { return acked_.size() >= n; });
+  }
   std::map<std::string, std::string> acked_writes() {
     std::lock_guard lock(mu_);
     return acked_;
@@ -51,27 +60,17 @@ class Writers {
       if (h.put(kv_path(key), value).status == 200) {
         std::lock_guard lock(mu_);
         acked_[key] = value;
-        ++acked_count_;
+        acked_cv_.notify_all();
       }
     }
   }
 
   std::atomic<bool> stop_{false};
-  std::atomic<size_t> acked_count_{0};
   std::mutex mu_;
+  std::condition_variable acked_cv_;
   std::map<std::string, std::string> acked_;
   std::vector<std::thread> threads_;
 };
-
-// Polls `pred` until it holds or the deadline passes.
-template <typename Pred>
-bool eventually(Pred pred, Clock::time_point deadline) {
-  while (!pred()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
 
 // Every write in `writes` reads back from node `id` with `consistency`.
 void expect_all_readable(KvCluster& c, uint64_t id, const std::map<std::string, std::string>& writes,
@@ -108,7 +107,7 @@ TEST(CrashTest, KilledLeaderLosesNoAcknowledgedWrite) {
   ASSERT_NE(old_leader, 0u);
 
   Writers writers(http_ports(c), 3);
-  ASSERT_TRUE(eventually([&] { return writers.acked() >= 40; }, deadline_in()))
+  ASSERT_TRUE(writers.wait_acked(40, deadline_in()))
       << "only " << writers.acked() << " writes acknowledged";
   c.kill(old_leader);
   const size_t acked_at_kill = writers.acked();
@@ -121,7 +120,7 @@ TEST(CrashTest, KilledLeaderLosesNoAcknowledgedWrite) {
   ASSERT_NE(new_leader, 0u) << "no new leader among the survivors";
   EXPECT_NE(new_leader, old_leader);
   // The writers go on through the survivors under the new leader.
-  ASSERT_TRUE(eventually([&] { return writers.acked() >= acked_at_kill + 40; }, deadline_in()))
+  ASSERT_TRUE(writers.wait_acked(acked_at_kill + 40, deadline_in()))
       << "only " << writers.acked() - acked_at_kill << " writes acknowledged after the kill";
   writers.stop();
   const auto acked = writers.acked_writes();

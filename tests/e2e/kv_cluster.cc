@@ -272,14 +272,24 @@ uint64_t KvCluster::wait_for_leader(Clock::time_point deadline, std::vector<uint
   }
 }
 
+std::optional<StatusInfo> KvCluster::wait_for_status(
+    uint64_t id, const std::function<bool(const StatusInfo&)>& pred, Clock::time_point deadline,
+    std::optional<StatusInfo>* last) {
+  for (;;) {
+    std::optional<StatusInfo> s = status(id);
+    if (s && last) *last = s;
+    if (s && pred(*s)) return s;
+    if (Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(kPollInterval);
+  }
+}
+
 ::testing::AssertionResult KvCluster::wait_for_applied(uint64_t id, uint64_t index,
                                                        Clock::time_point deadline) {
   std::optional<StatusInfo> s;
-  for (;;) {
-    s = status(id);
-    if (s && s->applied >= index) return ::testing::AssertionSuccess();
-    if (Clock::now() >= deadline) break;
-    std::this_thread::sleep_for(kPollInterval);
+  if (wait_for_status(id, [index](const StatusInfo& st) { return st.applied >= index; }, deadline,
+                      &s)) {
+    return ::testing::AssertionSuccess();
   }
   return ::testing::AssertionFailure()
          << "node " << id << " did not apply index " << index << " in time (applied "

@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -113,6 +114,12 @@ class KvCluster {
   // Waits until every running node (or every node in `among`) names the same leader, and that
   // leader is among them and says it leads. Returns it, or 0 at the deadline.
   uint64_t wait_for_leader(Clock::time_point deadline, std::vector<uint64_t> among = {});
+  // Polls node `id`'s status (another process: there is nothing to be notified by) until `pred`
+  // holds for it; the last status seen (nullopt if none), or nullopt at the deadline.
+  std::optional<StatusInfo> wait_for_status(uint64_t id,
+                                            const std::function<bool(const StatusInfo&)>& pred,
+                                            Clock::time_point deadline,
+                                            std::optional<StatusInfo>* last = nullptr);
   // Waits until node `id` has applied at least `index`.
   ::testing::AssertionResult wait_for_applied(uint64_t id, uint64_t index,
                                               Clock::time_point deadline);

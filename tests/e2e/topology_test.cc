@@ -16,18 +16,6 @@ bool contains(const std::vector<uint64_t>& v, uint64_t id) {
   return std::find(v.begin(), v.end(), id) != v.end();
 }
 
-// Polls node `id`'s status until `pred` holds for it.
-template <typename Pred>
-std::optional<StatusInfo> wait_for_status(KvCluster& c, uint64_t id, Pred pred,
-                                          Clock::time_point deadline) {
-  for (;;) {
-    auto s = c.status(id);
-    if (s && pred(*s)) return s;
-    if (Clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(10ms);
-  }
-}
-
 TEST(TopologyTest, NodeReachesAPeerThroughAProxy) {
   KvCluster c;
   // Node 1 reaches node 2 only through the proxy; everyone else dials directly.
@@ -96,8 +84,8 @@ TEST(TopologyTest, FourthNodeJoinsAsLearnerAndIsPromoted) {
   EXPECT_TRUE(contains(s->voters, 4));
   EXPECT_FALSE(contains(s->learners, 4));
   // The new voter learns its own promotion from the log.
-  auto s4 = wait_for_status(
-      c, 4, [](const StatusInfo& st) { return contains(st.voters, 4) && st.voters.size() == 4; },
+  auto s4 = c.wait_for_status(
+      4, [](const StatusInfo& st) { return contains(st.voters, 4) && st.voters.size() == 4; },
       deadline_in());
   ASSERT_TRUE(s4.has_value()) << "node 4 never saw itself among 4 voters";
 
